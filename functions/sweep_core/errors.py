@@ -1,0 +1,41 @@
+"""The workflow's exception taxonomy. A class name is the Step Functions error name a Lambda task
+reports, so the state machine's Retry and Catch clauses match on these names."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class SweepError(Exception):
+    """Base of every error the workflow raises on purpose."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an input: where it is, what is wrong, and how to fix it."""
+
+    file: str
+    message: str
+    fix: str
+    line: int | None = None
+    column: str | None = None
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.line is not None:
+            where += f", line {self.line}"
+        if self.column:
+            where += f", column {self.column}"
+        return f"{where}: {self.message} — {self.fix}"
+
+
+class InvalidInputError(SweepError):
+    """The run's configuration or data is unusable; nothing was created in Personalize."""
+
+    def __init__(self, problems: list[Problem], *, more: int = 0) -> None:
+        self.problems = problems
+        self.more = more
+        lines = [str(p) for p in problems]
+        if more:
+            lines.append(f"... and {more} more problem(s) of the same kinds")
+        super().__init__("\n".join(lines))

@@ -1,0 +1,174 @@
+"""The run contract: what a user asks a sweep to do, validated once by the workflow's first step.
+
+Every trigger (S3 upload, console/CLI execution, retraining schedule) is normalised into one
+``RunConfig``. JSON field names are camelCase, like the AWS APIs the config feeds.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+Sensitivity = Literal["OFF", "LOW", "MEDIUM", "HIGH"]
+ALL_SENSITIVITIES: tuple[Sensitivity, ...] = ("OFF", "LOW", "MEDIUM", "HIGH")
+
+# Recipes whose solutionConfig accepts an optimizationObjective (FACTS.md).
+OBJECTIVE_RECIPES = frozenset(
+    {
+        "arn:aws:personalize:::recipe/aws-user-personalization",
+        "arn:aws:personalize:::recipe/aws-personalized-ranking",
+    }
+)
+DEFAULT_RECIPE = "arn:aws:personalize:::recipe/aws-user-personalization"
+
+# Personalize names allow [a-zA-Z0-9][a-zA-Z0-9\-_]* up to 63 characters. Resource names are the
+# experiment name plus a suffix of at most 23 characters (e.g. "-solution-medium"), so the experiment
+# name itself is kept to 40.
+EXPERIMENT_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-_]{0,39}$")
+# Avro field names, which Personalize schema columns must be.
+COLUMN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,149}$")
+RESERVED_COLUMNS = frozenset({"USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE", "EVENT_VALUE"})
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+    )
+
+
+class RecommendationPolicy(_Model):
+    """How the report picks the level to ship."""
+
+    relevance_metric: str = Field(
+        default="normalized_discounted_cumulative_gain_at_10",
+        description="Personalize offline metric whose loss against OFF is bounded by the tolerance.",
+    )
+    tolerance: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="Largest relative loss of relevanceMetric against OFF that is acceptable (0.05 = 5%).",
+    )
+
+
+class QualityGate(_Model):
+    """When a retrained solution version may replace the one a campaign serves."""
+
+    metric: str = Field(
+        default="normalized_discounted_cumulative_gain_at_10",
+        description="Personalize offline metric compared between the new and the deployed version.",
+    )
+    tolerance: float = Field(
+        default=0.02,
+        ge=0,
+        le=1,
+        description="Largest relative drop of the metric that still lets the new version deploy.",
+    )
+
+
+class RunConfig(_Model):
+    """One sweep: the data, the objective, the levels to train, and what to do with the result."""
+
+    experiment: str = Field(
+        description="Experiment name; every Personalize resource name is derived from it (idempotency key)."
+    )
+    interactions: str = Field(
+        description="Interactions CSV (USER_ID, ITEM_ID, TIMESTAMP): s3:// URI, or a key relative to the run file."
+    )
+    items: str = Field(
+        description="Items CSV (ITEM_ID, the objective column, optional categorical columns): s3:// URI or relative key."
+    )
+    users: str | None = Field(default=None, description="Optional users CSV (USER_ID, attributes).")
+    titles: str | None = Field(
+        default=None,
+        description="Optional ITEM_ID,TITLE CSV used only to make the report readable; never sent to Personalize.",
+    )
+    objective: str = Field(
+        default="ROYALTY",
+        description="Numeric, non-null items column that Personalize should maximise.",
+    )
+    sensitivities: Annotated[list[Sensitivity], Field(min_length=1, max_length=4)] = Field(
+        default_factory=lambda: list(ALL_SENSITIVITIES),
+        description="Objective sensitivities to train, one solution and campaign each.",
+    )
+    recipe: str = Field(default=DEFAULT_RECIPE, description="Recipe ARN; must support an objective.")
+    mode: Literal["sweep", "retrain"] = Field(
+        default="sweep",
+        description="sweep: import, train and deploy every level; retrain: new FULL versions on the existing "
+        "solutions, each campaign moved only if the quality gate passes.",
+    )
+    perform_auto_training: bool = Field(
+        default=False,
+        description="Let Personalize retrain every 7 days on its own (billed); off unless asked for.",
+    )
+    min_provisioned_tps: int = Field(
+        default=1, ge=1, le=500, alias="minProvisionedTPS", description="Each campaign's minProvisionedTPS.")
+    num_results: int = Field(default=25, ge=1, le=500, description="Length of the lists in the report (K).")
+    report_users: int = Field(
+        default=100,
+        ge=1,
+        le=1000,
+        description="Users whose top-K lists are averaged for meanTopKObjectiveSum.",
+    )
+    sample_users: list[str] = Field(
+        default_factory=list,
+        max_length=10,
+        description="Users whose ranked lists are shown in the report; empty = the first report user.",
+    )
+    policy: RecommendationPolicy = Field(default_factory=RecommendationPolicy)
+    quality_gate: QualityGate = Field(default_factory=QualityGate)
+    keep: Literal["all", "recommended", "none"] = Field(
+        default="all", description="Campaigns left running when the run ends."
+    )
+    campaign_tps_hour_price: float = Field(
+        default=0.2,
+        ge=0,
+        description="USD per TPS-hour of a campaign, for the cost estimate (check your region's price).",
+    )
+    training_hour_price: float = Field(
+        default=0.24, ge=0, description="USD per training hour, for the cost estimate."
+    )
+
+    @field_validator("experiment")
+    @classmethod
+    def _experiment_name(cls, value: str) -> str:
+        if not EXPERIMENT_NAME.match(value):
+            raise ValueError(
+                "must start with a letter or digit, use only letters, digits, '-' and '_', "
+                "and be at most 40 characters (Personalize resource names are derived from it)"
+            )
+        return value
+
+    @field_validator("objective")
+    @classmethod
+    def _objective_column(cls, value: str) -> str:
+        if not COLUMN_NAME.match(value):
+            raise ValueError("must be a valid column name (letters, digits, '_', not starting with a digit)")
+        if value.upper() in RESERVED_COLUMNS:
+            raise ValueError(f"{value} is a reserved Personalize column; name a numeric items column")
+        return value
+
+    @field_validator("sensitivities")
+    @classmethod
+    def _unique_levels(cls, value: list[Sensitivity]) -> list[Sensitivity]:
+        if len(set(value)) != len(value):
+            raise ValueError("each sensitivity may be listed once")
+        return value
+
+    @field_validator("recipe")
+    @classmethod
+    def _objective_recipe(cls, value: str) -> str:
+        if value not in OBJECTIVE_RECIPES:
+            raise ValueError(
+                "objective optimization needs one of: " + ", ".join(sorted(OBJECTIVE_RECIPES))
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _sample_users_unique(self) -> RunConfig:
+        if len(set(self.sample_users)) != len(self.sample_users):
+            raise ValueError("sampleUsers lists a user twice")
+        return self
