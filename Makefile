@@ -45,7 +45,7 @@ pytest: $(VENV)/.installed
 test: lint pytest
 
 bench: $(VENV)/.installed
-	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks $(BENCH)
 
 lock:
 	$(PYTHON) -m venv /tmp/objective-sweep-lock && /tmp/objective-sweep-lock/bin/pip install --quiet -r requirements/dev.in \
