@@ -1,0 +1,220 @@
+"""The comparison's data contract: what CompareSolutions gathers (``ComparisonInput``) and what
+report.json holds (``Report``). JSON field names are camelCase, like ``sweep_core.models``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from sweep_core.models import RecommendationPolicy, RunConfig, Sensitivity
+
+REPORT_SCHEMA_VERSION = 1
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# What CompareSolutions gathers
+# ---------------------------------------------------------------------------------------------
+
+
+class DatasetFacts(_Model):
+    """Row counts of the imported data, shown as the run's facts."""
+
+    interactions: int = Field(ge=0)
+    users: int = Field(ge=0)
+    items: int = Field(ge=0)
+
+
+class DeploymentDecision(_Model):
+    """What DeployCampaign did for a level: created a campaign, moved it to the new version, or kept
+    the version it served (retrain mode, when the quality gate failed)."""
+
+    action: Literal["created", "updated", "kept"]
+    reason: str = ""
+
+
+class LevelError(_Model):
+    """A failed level's error record, as the Map iteration's Catch put it (Step Functions names)."""
+
+    error: str
+    cause: str = ""
+
+
+class LevelOutcome(_Model):
+    """One sensitivity's result from the Map fan-out."""
+
+    sensitivity: Sensitivity
+    status: Literal["ACTIVE", "FAILED"]
+    solution_arn: str | None = None
+    solution_version_arn: str | None = None
+    campaign_arn: str | None = None
+    metrics: dict[str, float] = Field(
+        default_factory=dict, description="GetSolutionMetrics keys (coverage, precision_at_10, ...) -> value."
+    )
+    training_hours: float | None = Field(default=None, ge=0)
+    deployment: DeploymentDecision | None = None
+    error: LevelError | None = None
+
+
+class ComparisonInput(_Model):
+    """Everything the report is computed from; ``build_report`` needs nothing else."""
+
+    experiment: str
+    execution_arn: str
+    execution_name: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    config: RunConfig
+    dataset: DatasetFacts
+    levels: list[LevelOutcome]
+    recommendations: dict[Sensitivity, dict[str, list[str]]] = Field(
+        default_factory=dict,
+        description="Per sensitivity, each report user's top-K item ids in rank order. The first user "
+        "is the sample user unless config.sampleUsers names them.",
+    )
+    item_objective: dict[str, float] = Field(
+        default_factory=dict, description="Objective value of every item that appears in any list."
+    )
+    item_titles: dict[str, str] = Field(default_factory=dict, description="Optional item id -> title.")
+    versions: dict[str, str] = Field(
+        default_factory=dict,
+        description="Software and service versions worth recording, e.g. objectiveSweep, recipe, endpoint.",
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# report.json
+# ---------------------------------------------------------------------------------------------
+
+
+class LevelReport(_Model):
+    """One sensitivity in the report: its offline metrics, business metric and changes against OFF."""
+
+    sensitivity: Sensitivity
+    status: Literal["ACTIVE", "FAILED"]
+    metrics: dict[str, float]
+    mean_top_k_objective_sum: float | None = Field(
+        description="Mean over the report users of the sum of the objective over their top-K; None "
+        "when the level produced no lists."
+    )
+    users_scored: int = Field(description="Report users whose lists went into meanTopKObjectiveSum.")
+    changes_vs_off: dict[str, float | None] = Field(
+        description="Relative change against OFF, (level - OFF) / |OFF|, per metric and for "
+        "meanTopKObjectiveSum; None when either side is missing or OFF is 0."
+    )
+    solution_arn: str | None = None
+    solution_version_arn: str | None = None
+    campaign_arn: str | None = None
+    training_hours: float | None = None
+    deployment: DeploymentDecision | None = None
+    error: LevelError | None = None
+
+
+class RankedItem(_Model):
+    """One row of a sample user's list."""
+
+    rank: int = Field(ge=1)
+    item_id: str
+    title: str
+    objective: float | None = Field(description="The item's objective value; None if unknown.")
+    off_rank: int | None = Field(description="Rank of the same item in OFF's list; None if absent there.")
+
+
+class SampleList(_Model):
+    """A sample user's ranked list under one sensitivity (one column of the original study's table)."""
+
+    sensitivity: Sensitivity
+    items: list[RankedItem]
+    objective_sum: float
+
+
+class SampleUser(_Model):
+    user_id: str
+    lists: list[SampleList]
+
+
+class PolicyCandidate(_Model):
+    """How the policy judged one level: the numbers behind the recommendation."""
+
+    sensitivity: Sensitivity
+    business_value: float | None = Field(description="meanTopKObjectiveSum.")
+    relevance_value: float | None = Field(description="The policy's relevance metric.")
+    relevance_loss: float | None = Field(
+        description="(OFF - level) / OFF on the relevance metric; negative is a gain."
+    )
+    eligible: bool
+    reason: str = Field(description="Why the level is or is not eligible, in a few words.")
+
+
+class Recommendation(_Model):
+    """The level to ship, by the stated policy; ``sensitivity`` is None when no level qualifies."""
+
+    sensitivity: Sensitivity | None
+    sentence: str
+    policy: RecommendationPolicy
+    business_metric: Literal["meanTopKObjectiveSum"] = "meanTopKObjectiveSum"
+    candidates: list[PolicyCandidate]
+
+
+class CampaignCost(_Model):
+    sensitivity: Sensitivity
+    campaign_arn: str
+    min_provisioned_tps: int
+    monthly_usd: float
+
+
+class CostEstimate(_Model):
+    """Monthly cost of the campaigns left running (RunConfig.keep) and the one-off training cost.
+
+    campaign monthly USD = minProvisionedTPS x hoursPerMonth x campaignTpsHourPrice;
+    training USD = sum of the levels' training hours x trainingHourPrice.
+    """
+
+    keep: Literal["all", "recommended", "none"]
+    hours_per_month: float
+    campaign_tps_hour_price: float
+    training_hour_price: float
+    campaigns: list[CampaignCost] = Field(description="The campaigns left running: what cleanup keeps.")
+    campaigns_monthly_usd: float
+    training_hours: float
+    training_usd: float
+
+
+class Failure(_Model):
+    sensitivity: Sensitivity
+    error: str
+    cause: str
+
+
+class RunFacts(_Model):
+    experiment: str
+    execution_arn: str
+    execution_name: str
+    started_at: datetime
+    finished_at: datetime | None
+    duration_seconds: float | None
+    mode: Literal["sweep", "retrain"]
+    objective: str
+    recipe: str
+    k: int = Field(description="Length of the lists (RunConfig.numResults).")
+    report_users: int = Field(description="Users whose lists were scored.")
+    dataset: DatasetFacts
+    versions: dict[str, str]
+
+
+class Report(_Model):
+    """report.json."""
+
+    schema_version: int = REPORT_SCHEMA_VERSION
+    run: RunFacts
+    levels: list[LevelReport]
+    samples: list[SampleUser]
+    recommendation: Recommendation
+    cost: CostEstimate
+    failures: list[Failure]
