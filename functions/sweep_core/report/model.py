@@ -106,7 +106,7 @@ class LevelReport(_Model):
     users_scored: int = Field(description="Report users whose lists went into meanTopKObjectiveSum.")
     changes_vs_off: dict[str, float | None] = Field(
         description="Relative change against OFF, (level - OFF) / |OFF|, per metric and for "
-        "meanTopKObjectiveSum; None when either side is missing or OFF is 0."
+        "meanTopKObjectiveSum; None when either side is missing or OFF is 0; empty for OFF itself."
     )
     solution_arn: str | None = None
     solution_version_arn: str | None = None

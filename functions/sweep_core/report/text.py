@@ -1,0 +1,87 @@
+"""The terminal view of a report (``sweep demo``/``run``/``report``): the metrics per level, the
+objective sums and the recommendation, laid out to fit a given width (80 columns by default)."""
+
+from __future__ import annotations
+
+import textwrap
+
+from sweep_core.report.format import metric_label, money, number, ordered_metrics, signed_percent
+from sweep_core.report.model import Report
+
+# Room for "0.09999 +6.6%" or "-0.5904 +63.7%" with one space of margin.
+_CELL = 15
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "~"
+
+
+def _cell(value: float | None, change: float | None) -> str:
+    text = number(value)
+    return f"{text} {signed_percent(change)}" if change is not None and value is not None else text
+
+
+def render_text(report: Report, width: int = 80) -> str:
+    """Plain text in ``width`` columns; long fields are wrapped or clipped, never overflowing."""
+    levels = report.levels
+    cell = min(_CELL, max((width - 12) // max(len(levels), 1), 8))
+    label_width = max(width - cell * len(levels), 8)
+    objective_row = f"top-{report.run.k} sum"
+
+    def row(label: str, cells: list[str]) -> str:
+        line = _clip(label, label_width - 1).ljust(label_width) + "".join(
+            _clip(text, cell - 1).rjust(cell) for text in cells
+        )
+        return line.rstrip()
+
+    run = report.run
+    lines = textwrap.wrap(
+        f"Objective sweep {run.experiment} - execution {run.execution_name} - objective {run.objective} "
+        f"(maximised), K={run.k}, {run.report_users} report users",
+        width,
+    )
+    lines += [
+        "",
+        row("metric", [level.sensitivity for level in levels]),
+        "-" * min(width, label_width + cell * len(levels)),
+    ]
+    names = ordered_metrics({name for level in levels for name in level.metrics})
+    lines += [
+        row(
+            metric_label(name),
+            [_cell(level.metrics.get(name), level.changes_vs_off.get(name)) for level in levels],
+        )
+        for name in names
+    ]
+    lines.append(
+        row(
+            objective_row,
+            [
+                _cell(level.mean_top_k_objective_sum, level.changes_vs_off.get("meanTopKObjectiveSum"))
+                for level in levels
+            ],
+        )
+    )
+    for sample in report.samples:
+        sums = {lst.sensitivity: lst.objective_sum for lst in sample.lists}
+        lines.append(row(f"user {sample.user_id}", [number(sums.get(level.sensitivity)) for level in levels]))
+    lines.append(row("status", [level.status for level in levels]))
+    lines.append("")
+    rec = report.recommendation
+    head = f"Recommendation: {rec.sensitivity}." if rec.sensitivity else "Recommendation: none."
+    lines += textwrap.wrap(f"{head} {rec.sentence}", width, break_long_words=True)
+    cost = report.cost
+    lines += textwrap.wrap(
+        f"Cost: {len(cost.campaigns)} campaign(s) left running (keep={cost.keep}) ~ "
+        f"{money(cost.campaigns_monthly_usd)}/month; training {cost.training_hours:.2f} h = "
+        f"{money(cost.training_usd)}.",
+        width,
+    )
+    for failure in report.failures:
+        lines += textwrap.wrap(
+            f"FAILED {failure.sensitivity}: {failure.error}: {' '.join(failure.cause.split())}",
+            width,
+            subsequent_indent="  ",
+            break_long_words=True,
+        )
+    return "\n".join(lines) + "\n"
