@@ -7,11 +7,11 @@ deterministic ranking that favours high-objective items more as the sensitivity 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-
 from sweep_core.models import ALL_SENSITIVITIES, RunConfig, Sensitivity
 from sweep_core.report.model import ComparisonInput, LevelOutcome
 
@@ -178,6 +178,26 @@ def hand_input(
     )
 
 
+# Tests reach the builders through fixtures: tests/ is not a package, so they cannot import this module.
+MakeInput = Callable[..., ComparisonInput]
+MakeLevel = Callable[..., LevelOutcome]
+
+
 @pytest.fixture
-def study() -> ComparisonInput:
-    return study_input()
+def make_study() -> MakeInput:
+    return study_input
+
+
+@pytest.fixture
+def make_hand() -> MakeInput:
+    return hand_input
+
+
+@pytest.fixture
+def make_level() -> MakeLevel:
+    return level
+
+
+@pytest.fixture
+def make_failed() -> MakeLevel:
+    return failed

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+from sweep_core.report.model import Report
+
 # Personalize's GetSolutionMetrics keys in the order the original study's table lists them.
 METRIC_ORDER = (
     "coverage",
@@ -50,3 +52,37 @@ def number(value: float | None, digits: int = 4) -> str:
 
 def money(value: float) -> str:
     return f"${value:,.2f}"
+
+
+def run_fact_rows(report: Report) -> list[tuple[str, str]]:
+    """The run's facts as (label, text) pairs, shared by the Markdown and HTML pages."""
+    run = report.run
+    rows = [
+        ("Experiment", run.experiment),
+        ("Execution", run.execution_name),
+        ("Execution ARN", run.execution_arn),
+        ("Mode", run.mode),
+        ("Started", run.started_at.isoformat()),
+        ("Finished", run.finished_at.isoformat() if run.finished_at else "running"),
+        ("Duration", f"{run.duration_seconds:.0f} s" if run.duration_seconds is not None else "n/a"),
+        ("Objective", run.objective),
+        ("Recipe", run.recipe),
+        ("Interactions", f"{run.dataset.interactions:,}"),
+        ("Users", f"{run.dataset.users:,}"),
+        ("Items", f"{run.dataset.items:,}"),
+        ("List length (K)", str(run.k)),
+        ("Report users", str(run.report_users)),
+    ]
+    rows += [(f"Version: {name}", value) for name, value in sorted(run.versions.items())]
+    for level in report.levels:
+        for label, arn in (
+            ("solution", level.solution_arn),
+            ("solution version", level.solution_version_arn),
+            ("campaign", level.campaign_arn),
+        ):
+            if arn:
+                rows.append((f"{level.sensitivity} {label}", arn))
+        if level.deployment is not None:
+            reason = f": {level.deployment.reason}" if level.deployment.reason else ""
+            rows.append((f"{level.sensitivity} deployment", level.deployment.action + reason))
+    return rows

@@ -3,7 +3,14 @@ their objective values, the objective sum per level) plus the recommendation, co
 
 from __future__ import annotations
 
-from sweep_core.report.format import metric_label, money, number, ordered_metrics, signed_percent
+from sweep_core.report.format import (
+    metric_label,
+    money,
+    number,
+    ordered_metrics,
+    run_fact_rows,
+    signed_percent,
+)
 from sweep_core.report.model import LevelReport, Report, SampleUser
 
 _MD_SPECIAL = str.maketrans(
@@ -133,7 +140,9 @@ def render_markdown(report: Report) -> str:
                 c.sensitivity,
                 number(c.business_value),
                 number(c.relevance_value),
-                "n/a" if c.relevance_loss is None else signed_percent(-c.relevance_loss),
+                ""
+                if c.relevance_loss is None or c.sensitivity == "OFF"
+                else signed_percent(-c.relevance_loss),
                 "yes" if c.eligible else "no",
                 md_escape(c.reason),
             ]
@@ -157,37 +166,3 @@ def render_markdown(report: Report) -> str:
     lines += ["", "## Run facts", ""]
     lines += _table(["Fact", "Value"], [[name, md_escape(value)] for name, value in run_fact_rows(report)])
     return "\n".join(lines) + "\n"
-
-
-def run_fact_rows(report: Report) -> list[tuple[str, str]]:
-    """The run's facts as (label, text) pairs, shared by the Markdown and HTML pages."""
-    run = report.run
-    rows = [
-        ("Experiment", run.experiment),
-        ("Execution", run.execution_name),
-        ("Execution ARN", run.execution_arn),
-        ("Mode", run.mode),
-        ("Started", run.started_at.isoformat()),
-        ("Finished", run.finished_at.isoformat() if run.finished_at else "running"),
-        ("Duration", f"{run.duration_seconds:.0f} s" if run.duration_seconds is not None else "n/a"),
-        ("Objective", run.objective),
-        ("Recipe", run.recipe),
-        ("Interactions", f"{run.dataset.interactions:,}"),
-        ("Users", f"{run.dataset.users:,}"),
-        ("Items", f"{run.dataset.items:,}"),
-        ("List length (K)", str(run.k)),
-        ("Report users", str(run.report_users)),
-    ]
-    rows += [(f"Version: {name}", value) for name, value in sorted(run.versions.items())]
-    for level in report.levels:
-        for label, arn in (
-            ("solution", level.solution_arn),
-            ("solution version", level.solution_version_arn),
-            ("campaign", level.campaign_arn),
-        ):
-            if arn:
-                rows.append((f"{level.sensitivity} {label}", arn))
-        if level.deployment is not None:
-            reason = f": {level.deployment.reason}" if level.deployment.reason else ""
-            rows.append((f"{level.sensitivity} deployment", level.deployment.action + reason))
-    return rows

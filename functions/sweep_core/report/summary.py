@@ -1,0 +1,103 @@
+"""The short forms of a report: the SNS notification (subject within SNS's 100 ASCII characters,
+message within 2 KB) and the execution output dict, both independent of the number of users."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sweep_core.report.format import metric_label, money, number, signed_percent
+from sweep_core.report.model import Report
+
+SUBJECT_LIMIT = 100
+MESSAGE_LIMIT = 2048
+# A failure's cause can be a whole stack trace; the message keeps its start, the report keeps it all.
+_CAUSE_CHARS = 160
+_UNSAFE = re.compile(r"[^\x20-\x7e]")
+_ASCII = str.maketrans({"×": "x", "—": "-", "–": "-", "…": "...", "▲": "^", "▼": "v", "→": "->", "’": "'"})
+
+
+def ascii_safe(text: str) -> str:
+    """Printable ASCII on one line: SNS rejects subjects with control or non-ASCII characters."""
+    return _UNSAFE.sub("?", " ".join(text.translate(_ASCII).split()))
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def subject(report: Report) -> str:
+    rec = report.recommendation
+    verdict = f"ship {rec.sensitivity}" if rec.sensitivity else "no recommendation"
+    failed = f", {len(report.failures)} level(s) failed" if report.failures else ""
+    return _clip(ascii_safe(f"Objective sweep {report.run.experiment}: {verdict}{failed}"), SUBJECT_LIMIT)
+
+
+def summary(report: Report, report_uris: dict[str, str]) -> tuple[str, str]:
+    """(subject, message) for SNS. The message drops detail, never the URIs, to stay within 2 KB."""
+    run = report.run
+    rec = report.recommendation
+    metric = rec.policy.relevance_metric
+    head = [
+        f"Objective sweep {run.experiment}, execution {run.execution_name}: "
+        f"{sum(level.status == 'ACTIVE' for level in report.levels)} of {len(report.levels)} level(s) ACTIVE.",
+        f"Recommendation: {rec.sensitivity or 'none'}. {rec.sentence}",
+    ]
+    table = [f"{'level':<8}{metric_label(metric):>18}{f'top-{run.k} {run.objective} sum':>26}"]
+    for level in report.levels:
+        relevance = number(level.metrics.get(metric))
+        business = number(level.mean_top_k_objective_sum)
+        if level.sensitivity != "OFF":
+            relevance += f" {signed_percent(level.changes_vs_off.get(metric))}"
+            business += f" {signed_percent(level.changes_vs_off.get('meanTopKObjectiveSum'))}"
+        table.append(f"{level.sensitivity:<8}{relevance.strip():>18}{business.strip():>26}  {level.status}")
+    cost = report.cost
+    money_line = (
+        f"Cost: {len(cost.campaigns)} campaign(s) left running (keep={cost.keep}) ~ "
+        f"{money(cost.campaigns_monthly_usd)}/month; training {cost.training_hours:.2f} h = {money(cost.training_usd)}."
+    )
+    failures = [
+        f"FAILED {f.sensitivity}: {f.error}: {_clip(' '.join(f.cause.split()), _CAUSE_CHARS)}"
+        for f in report.failures
+    ]
+    links = [f"{name}: {uri}" for name, uri in report_uris.items()]
+    # Sections in the order they are given up when the message is too long: the table and the
+    # failures' causes go before the recommendation and the links.
+    for parts in (
+        [*head, "", *table, money_line, *failures, "", *links],
+        [*head, money_line, *failures, "", *links],
+        [*head, money_line, f"{len(failures)} level(s) failed, see the report.", "", *links],
+    ):
+        message = ascii_safe_lines(parts)
+        if len(message.encode()) <= MESSAGE_LIMIT:
+            return subject(report), message
+    return subject(report), _clip(message, MESSAGE_LIMIT)
+
+
+def ascii_safe_lines(lines: list[str]) -> str:
+    return "\n".join(ascii_safe(line) for line in lines)
+
+
+def execution_summary(report: Report, report_uris: dict[str, str]) -> dict[str, Any]:
+    """The execution output: the recommendation, per-level headline numbers and the report URIs."""
+    rec = report.recommendation
+    metric = rec.policy.relevance_metric
+    return {
+        "experiment": report.run.experiment,
+        "execution": report.run.execution_name,
+        "recommended": rec.sensitivity,
+        "sentence": rec.sentence,
+        "levels": [
+            {
+                "sensitivity": level.sensitivity,
+                "status": level.status,
+                metric: level.metrics.get(metric),
+                "meanTopKObjectiveSum": level.mean_top_k_objective_sum,
+            }
+            for level in report.levels
+        ],
+        "failed": [{"sensitivity": f.sensitivity, "error": f.error} for f in report.failures],
+        "campaignsMonthlyUsd": report.cost.campaigns_monthly_usd,
+        "trainingUsd": report.cost.training_usd,
+        "reportUris": dict(report_uris),
+    }
