@@ -1,0 +1,154 @@
+"""The renderings: Markdown tables of the original study, the self-contained HTML page, the 80-column
+terminal view, and the size limits of the SNS message and the execution output."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from html.parser import HTMLParser
+
+import pytest
+from sweep_core.report import (
+    build_report,
+    execution_summary,
+    render_html,
+    render_markdown,
+    render_text,
+    summary,
+)
+from sweep_core.report.model import ComparisonInput, LevelOutcome
+
+MakeInput = Callable[..., ComparisonInput]
+MakeLevel = Callable[..., LevelOutcome]
+URIS = {
+    "html": "s3://objective-sweep-123456789012-us-east-1/reports/royalty-study/run-0001/report.html",
+    "markdown": "s3://objective-sweep-123456789012-us-east-1/reports/royalty-study/run-0001/report.md",
+    "json": "s3://objective-sweep-123456789012-us-east-1/reports/royalty-study/run-0001/report.json",
+}
+
+
+class _Elements(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.attrs: list[dict[str, str | None]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self.attrs.append(dict(attrs))
+
+
+def test_markdown_has_the_study_tables(
+    make_study: MakeInput, make_level: MakeLevel, make_failed: MakeLevel
+) -> None:
+    report = build_report(
+        make_study([make_level("OFF"), make_level("LOW"), make_failed("MEDIUM"), make_level("HIGH")])
+    )
+    md = render_markdown(report)
+    assert "| Metric | OFF | LOW | MEDIUM (failed) | HIGH |" in md
+    assert "| NDCG@10 | 0.0937 | 0.1 (+6.7%) | n/a | 0.0999 (+6.6%) |" in md
+    assert "## Sample user 1: ranked titles per level" in md
+    assert "| # | OFF | ROYALTY | LOW | ROYALTY | HIGH | ROYALTY |" in md
+    assert "## Failed levels" in md
+    assert "SolutionVersionFailed" in md
+    assert "Recommendation: ship **HIGH**." in md
+    # Every table row has as many cells as its header: a title's "|" must not split a cell.
+    for block in re.findall(r"(?:^\|.*\|$\n?)+", md, flags=re.M):
+        rows = [re.split(r"(?<!\\)\|", line)[1:-1] for line in block.strip().splitlines()]
+        assert len({len(row) for row in rows}) == 1, block
+    assert "<script>" not in md
+    assert "&lt;script&gt;alert('x')&lt;/script&gt; &amp; \\| pipes \\| (1995)" in md
+
+
+def test_html_is_self_contained_and_escapes_titles(
+    make_study: MakeInput, make_failed: MakeLevel, make_level: MakeLevel
+) -> None:
+    levels = [
+        make_level("OFF"),
+        make_level("LOW"),
+        make_failed("MEDIUM", 'quota <img src=x onerror="alert(1)">'),
+        make_level("HIGH"),
+    ]
+    page = render_html(build_report(make_study(levels)))
+    parser = _Elements()
+    parser.feed(page)
+    assert "script" not in parser.tags
+    assert "img" not in parser.tags
+    assert parser.tags.count("svg") == 6
+    assert not any(
+        value and re.match(r"(https?:)?//", value)
+        for attrs in parser.attrs
+        for name, value in attrs.items()
+        if name in {"src", "href"}
+    )
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; | pipes | (1995)" in page
+    assert "quota &lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in page
+    for section in ("recommendation", "charts", "metrics", "policy", "failures", "cost", "facts"):
+        assert f'id="{section}"' in page
+    assert "Ship HIGH" in page
+    # The frontier is drawn and the recommendation is ringed in every chart that has HIGH.
+    assert page.count('class="frontier"') >= 1
+    assert 'class="new"' in page
+    assert 'class="moved"' in page
+
+
+def test_html_charts_say_so_when_no_level_has_data(make_hand: MakeInput) -> None:
+    page = render_html(build_report(make_hand(relevance={"OFF": None}, business={"OFF": None})))
+    assert page.count("no level has both values") == 6
+
+
+@pytest.mark.parametrize("width", [80, 60])
+def test_terminal_view_fits_the_width(
+    make_study: MakeInput, make_failed: MakeLevel, make_level: MakeLevel, width: int
+) -> None:
+    levels = [make_level("OFF"), make_level("LOW"), make_level("MEDIUM"), make_failed("HIGH", "x" * 500)]
+    text = render_text(build_report(make_study(levels, sampleUsers=["1", "2"])), width=width)
+    assert max(len(line) for line in text.splitlines()) <= width
+    lines = text.splitlines()
+    header = next(line for line in lines if line.startswith("metric"))
+    assert header.split() == ["metric", "OFF", "LOW", "MEDIUM", "HIGH"]
+    assert any(line.startswith("NDCG@10") and "0.0937" in line for line in lines)
+    assert any(line.startswith("top-25 sum") for line in lines)
+    assert any(line.startswith("user 2") for line in lines)
+    assert "Recommendation: MEDIUM." in text
+    assert "FAILED HIGH: SolutionVersionFailed" in text
+
+
+def test_sns_summary_fits_with_four_levels_and_long_causes(
+    make_study: MakeInput, make_level: MakeLevel, make_failed: MakeLevel
+) -> None:
+    cause = "Training failed: " + "the interactions dataset has too few users é " * 40
+    levels = [make_level("OFF"), make_failed("LOW", cause), make_failed("MEDIUM", cause), make_level("HIGH")]
+    subject, message = summary(build_report(make_study(levels)), URIS)
+    assert len(subject) <= 100
+    assert subject.isascii()
+    assert subject.isprintable()
+    assert subject == "Objective sweep royalty-study: ship HIGH, 2 level(s) failed"
+    assert len(message.encode()) <= 2048
+    assert message.isascii()
+    assert "Recommendation: HIGH." in message
+    for uri in URIS.values():
+        assert uri in message
+    assert "FAILED LOW: SolutionVersionFailed" in message
+
+
+def test_sns_summary_carries_the_headline_numbers(make_study: MakeInput) -> None:
+    _, message = summary(build_report(make_study()), URIS)
+    assert re.search(r"^HIGH\s+0\.0999 \+6\.6%\s+-0\.\d+ \+\d+\.\d%\s+ACTIVE$", message, flags=re.M)
+    assert "4 campaign(s) left running (keep=all) ~ $584.00/month" in message
+
+
+def test_execution_output_stays_small_with_1000_report_users(make_study: MakeInput) -> None:
+    report = build_report(
+        make_study(users=1000, reportUsers=1000, sampleUsers=[str(u) for u in range(1, 11)])
+    )
+    assert report.run.report_users == 1000
+    output = execution_summary(report, URIS)
+    size = len(json.dumps(output).encode())
+    assert size < 256 * 1024
+    # Nothing in it grows with the users: the same run with 10 users has the same shape and size.
+    small = execution_summary(build_report(make_study(users=10)), URIS)
+    assert abs(len(json.dumps(small).encode()) - size) < 64
+    assert output["recommended"] == "HIGH"
+    assert output["reportUris"] == URIS
