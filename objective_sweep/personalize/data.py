@@ -1,0 +1,217 @@
+"""Datasets as Personalize sees them: Avro schemas checked like CreateSchema/CreateDataset do, and CSV
+imports read from S3 and checked row by row against the dataset's schema."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from objective_sweep.personalize.protocol import invalid
+
+# The columns each dataset type must declare, with the Avro types Personalize accepts for them.
+_REQUIRED_FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
+    "INTERACTIONS": {"USER_ID": ("string",), "ITEM_ID": ("string",), "TIMESTAMP": ("long", "int")},
+    "ITEMS": {"ITEM_ID": ("string",)},
+    "USERS": {"USER_ID": ("string",)},
+}
+DATASET_TYPES = tuple(_REQUIRED_FIELDS)
+NUMERIC_TYPES = frozenset({"int", "long", "float", "double"})
+_SCALAR_TYPES = NUMERIC_TYPES | {"string", "boolean"}
+
+
+class ImportFailure(Exception):
+    """Bad data: the import job fails with this message as its failureReason."""
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    nullable: bool
+    categorical: bool
+
+
+@dataclass(frozen=True)
+class Schema:
+    columns: tuple[Column, ...]
+
+    def column(self, name: str) -> Column | None:
+        return next((c for c in self.columns if c.name == name), None)
+
+
+def parse_schema(text: str) -> Schema:
+    """Parse an Avro record schema the way CreateSchema accepts it, or raise InvalidInputException."""
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise invalid(
+            f"schema is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); pass an Avro record schema"
+        ) from exc
+    if not isinstance(document, dict) or document.get("type") != "record":
+        raise invalid('schema must be an Avro record: {"type": "record", "name": ..., "fields": [...]}')
+    if not isinstance(document.get("name"), str) or not document["name"]:
+        raise invalid('schema needs a "name" for the Avro record')
+    fields = document.get("fields")
+    if not isinstance(fields, list) or not fields:
+        raise invalid('schema needs a non-empty "fields" list')
+    columns: list[Column] = []
+    for index, entry in enumerate(fields):
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+            raise invalid(f'schema field {index + 1} needs a string "name"')
+        columns.append(_column(entry, index))
+    names = [c.name for c in columns]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise invalid(f"schema declares field(s) {', '.join(duplicates)} more than once; keep one of each")
+    return Schema(tuple(columns))
+
+
+def _column(entry: dict[str, Any], index: int) -> Column:
+    name, declared = entry["name"], entry.get("type")
+    types = declared if isinstance(declared, list) else [declared]
+    nullable = "null" in types
+    concrete = [t for t in types if t != "null"]
+    if len(concrete) != 1 or concrete[0] not in _SCALAR_TYPES:
+        raise invalid(
+            f"schema field {index + 1} ({name}) has type {json.dumps(declared)}; use one of "
+            f'{", ".join(sorted(_SCALAR_TYPES))}, optionally in a union with "null"'
+        )
+    return Column(name, concrete[0], nullable, bool(entry.get("categorical", False)))
+
+
+def check_schema_for_type(schema: Schema, dataset_type: str) -> None:
+    """CreateDataset's check that a schema fits the dataset type."""
+    for name, types in _REQUIRED_FIELDS[dataset_type].items():
+        column = schema.column(name)
+        if column is None:
+            raise invalid(
+                f"a {dataset_type} dataset's schema needs a {name} field of type {' or '.join(types)}"
+            )
+        if column.type not in types or column.nullable:
+            raise invalid(
+                f"field {name} of a {dataset_type} dataset's schema must be non-null {' or '.join(types)}, "
+                f"not {column.type}{' (nullable)' if column.nullable else ''}"
+            )
+
+
+@dataclass
+class Table:
+    """Imported rows as typed columns, in file order."""
+
+    columns: dict[str, list[Any]] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(next(iter(self.columns.values()), []))
+
+    def extended(self, other: Table) -> Table:
+        return Table({name: self.columns.get(name, []) + other.columns[name] for name in other.columns})
+
+
+def _converter(column: Column) -> Callable[[str], Any]:
+    if column.type in ("int", "long"):
+        return int
+    if column.type in ("float", "double"):
+        return float
+    if column.type == "boolean":
+        return _boolean
+    return str
+
+
+def _boolean(text: str) -> bool:
+    lowered = text.lower()
+    if lowered not in ("true", "false"):
+        raise ValueError(text)
+    return lowered == "true"
+
+
+def read_csv(source: str, lines: Iterable[str], schema: Schema) -> Table:
+    """Check a Personalize CSV against its schema and return typed columns; ImportFailure names the
+    file, line and column of the first problem and the fix."""
+    reader = csv.reader(lines)
+    header = next(reader, None)
+    if not header:
+        raise ImportFailure(
+            f"{source}: the file is empty; the first line must be a header naming the columns"
+        )
+    header = [h.strip() for h in header]
+    by_upper = {c.name.upper(): c for c in schema.columns}
+    unknown = [h for h in header if h.upper() not in by_upper]
+    if unknown:
+        raise ImportFailure(
+            f"{source}, line 1: column(s) {', '.join(unknown)} are not in the dataset's schema "
+            f"({', '.join(c.name for c in schema.columns)}); rename or remove them"
+        )
+    present = {by_upper[h.upper()].name for h in header}
+    missing = [c.name for c in schema.columns if not c.nullable and c.name not in present]
+    if missing:
+        raise ImportFailure(
+            f"{source}, line 1: required column(s) {', '.join(missing)} missing from the header; add them"
+        )
+    ordered = [by_upper[h.upper()] for h in header]
+    converters = [_converter(c) for c in ordered]
+    values: list[list[Any]] = [[] for _ in ordered]
+    for line_number, row in enumerate(reader, start=2):
+        if not row:
+            continue
+        if len(row) != len(ordered):
+            raise ImportFailure(
+                f"{source}, line {line_number}: {len(row)} values for {len(ordered)} columns; "
+                "quote values that contain commas"
+            )
+        for index, (column, convert, text) in enumerate(zip(ordered, converters, row, strict=True)):
+            if text == "":
+                if not column.nullable:
+                    raise ImportFailure(
+                        f"{source}, line {line_number}, column {column.name}: empty value in a non-nullable "
+                        f'field; fill it in or declare the field as ["null", "{column.type}"]'
+                    )
+                values[index].append(None)
+                continue
+            try:
+                values[index].append(convert(text))
+            except ValueError:
+                raise ImportFailure(
+                    f"{source}, line {line_number}, column {column.name}: {text!r} is not a valid {column.type}; "
+                    "correct the value or the schema's field type"
+                ) from None
+    return Table({column.name: column_values for column, column_values in zip(ordered, values, strict=True)})
+
+
+def read_s3_location(s3: Any, location: str, schema: Schema) -> Table:
+    """Read one CSV object, or every .csv object under a folder location (ending in /), from S3."""
+    if not location.startswith("s3://"):
+        raise ImportFailure(f"{location}: dataLocation must be an s3://bucket/key URI")
+    bucket, _, key = location[len("s3://") :].partition("/")
+    if not bucket or not key:
+        raise ImportFailure(f"{location}: dataLocation needs both a bucket and a key (s3://bucket/key.csv)")
+    if key.endswith("/"):
+        keys = sorted(
+            obj["Key"]
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key)
+            for obj in page.get("Contents", [])
+            if obj["Key"].endswith(".csv")
+        )
+        if not keys:
+            raise ImportFailure(f"{location}: the folder holds no .csv objects; upload the data there first")
+    else:
+        keys = [key]
+    table = Table()
+    for object_key in keys:
+        uri = f"s3://{bucket}/{object_key}"
+        try:
+            body = s3.get_object(Bucket=bucket, Key=object_key)["Body"].read()
+        except s3.exceptions.NoSuchKey:
+            raise ImportFailure(f"{uri}: no such object; upload the file or correct dataLocation") from None
+        except s3.exceptions.NoSuchBucket:
+            raise ImportFailure(f"{uri}: bucket {bucket} does not exist; correct dataLocation") from None
+        try:
+            text = body.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ImportFailure(f"{uri}: byte {exc.start} is not UTF-8; save the file as UTF-8") from None
+        part = read_csv(uri, io.StringIO(text), schema)
+        table = part if not table.columns else table.extended(part)
+    return table

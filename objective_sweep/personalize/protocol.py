@@ -1,0 +1,197 @@
+"""Personalize's wire contract, read from botocore's service models: request validation with the
+service's constraint messages, the error type, and projection of stored records onto output shapes."""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Any
+
+import botocore.session
+from botocore.model import ListShape, MapShape, ServiceModel, Shape, StructureShape
+
+# HTTP status per error code; Personalize's JSON errors are 400 except a missing resource on the
+# REST runtime API, which answers 404.
+_RUNTIME_STATUS = {"ResourceNotFoundException": 404}
+
+
+class ApiError(Exception):
+    """An error the service returns to the caller, named like Personalize's exception shapes."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    def runtime_status(self) -> int:
+        return _RUNTIME_STATUS.get(self.code, 400)
+
+
+def invalid(message: str) -> ApiError:
+    return ApiError("InvalidInputException", message)
+
+
+def not_found(kind: str, arn: str) -> ApiError:
+    return ApiError("ResourceNotFoundException", f"Could not find {kind} with ARN {arn}.")
+
+
+def in_use(message: str) -> ApiError:
+    return ApiError("ResourceInUseException", message)
+
+
+@functools.cache
+def service_model(name: str) -> ServiceModel:
+    """botocore's model of `personalize` or `personalize-runtime`: the contract this server implements."""
+    return botocore.session.get_session().get_service_model(name)
+
+
+def _java_pattern(pattern: str) -> re.Pattern[str] | None:
+    # The models carry Java regexes; the Unicode classes used by tag patterns map onto Python's.
+    translated = pattern.replace(r"\p{L}", r"\w").replace(r"\p{Z}", r"\s").replace(r"\p{N}", r"\d")
+    try:
+        return re.compile(translated)
+    except re.error:
+        return None
+
+
+@functools.cache
+def _compiled(pattern: str) -> re.Pattern[str] | None:
+    return _java_pattern(pattern)
+
+
+def validate_request(shape: Shape | None, params: Any) -> None:
+    """Raise InvalidInputException listing every constraint of `shape` that `params` breaks."""
+    if shape is None:
+        return
+    problems: list[str] = []
+    _check(shape, params, "", problems)
+    if problems:
+        count = len(problems)
+        raise invalid(f"{count} validation error{'s' if count > 1 else ''} detected: " + "; ".join(problems))
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _check(shape: Shape, value: Any, path: str, problems: list[str]) -> None:
+    kind = shape.type_name
+    where = path or "request"
+    if kind == "structure":
+        assert isinstance(shape, StructureShape)
+        if not isinstance(value, dict):
+            problems.append(f"Value at '{where}' failed to satisfy constraint: Member must be an object")
+            return
+        for name in shape.required_members:
+            if value.get(name) is None:
+                problems.append(
+                    f"Value null at '{_join(path, name)}' failed to satisfy constraint: Member must not be null"
+                )
+        for name, member_value in value.items():
+            if name not in shape.members:
+                problems.append(f"Unknown field '{_join(path, name)}': it is not a member of {shape.name}")
+            elif member_value is not None:
+                _check(shape.members[name], member_value, _join(path, name), problems)
+        return
+    if kind == "list":
+        assert isinstance(shape, ListShape)
+        if not isinstance(value, list):
+            problems.append(f"Value at '{where}' failed to satisfy constraint: Member must be a list")
+            return
+        _check_length(shape, len(value), where, problems)
+        for index, item in enumerate(value):
+            _check(shape.member, item, f"{path}.{index + 1}", problems)
+        return
+    if kind == "map":
+        assert isinstance(shape, MapShape)
+        if not isinstance(value, dict):
+            problems.append(f"Value at '{where}' failed to satisfy constraint: Member must be a map")
+            return
+        _check_length(shape, len(value), where, problems)
+        for key, item in value.items():
+            _check(shape.key, key, f"{path}.key", problems)
+            _check(shape.value, item, f"{path}.{key}", problems)
+        return
+    if kind == "string":
+        _check_string(shape, value, where, problems)
+    elif kind in ("integer", "long"):
+        if not isinstance(value, int) or isinstance(value, bool):
+            problems.append(
+                f"Value '{value}' at '{where}' failed to satisfy constraint: Member must be an integer"
+            )
+        else:
+            _check_range(shape, value, where, problems)
+    elif kind in ("double", "float"):
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            problems.append(
+                f"Value '{value}' at '{where}' failed to satisfy constraint: Member must be a number"
+            )
+        else:
+            _check_range(shape, value, where, problems)
+    elif kind == "boolean" and not isinstance(value, bool):
+        problems.append(
+            f"Value '{value}' at '{where}' failed to satisfy constraint: Member must be a boolean"
+        )
+
+
+def _check_string(shape: Shape, value: Any, where: str, problems: list[str]) -> None:
+    if not isinstance(value, str):
+        problems.append(f"Value '{value}' at '{where}' failed to satisfy constraint: Member must be a string")
+        return
+    _check_length(shape, len(value), where, problems)
+    enum = getattr(shape, "enum", None)
+    if enum and value not in enum:
+        problems.append(
+            f"Value '{value}' at '{where}' failed to satisfy constraint: "
+            f"Member must satisfy enum value set: [{', '.join(enum)}]"
+        )
+    pattern = shape.metadata.get("pattern")
+    compiled = _compiled(pattern) if pattern else None
+    if compiled is not None and not compiled.fullmatch(value):
+        problems.append(
+            f"Value '{value}' at '{where}' failed to satisfy constraint: "
+            f"Member must satisfy regular expression pattern: {pattern}"
+        )
+
+
+def _check_length(shape: Shape, length: int, where: str, problems: list[str]) -> None:
+    low, high = shape.metadata.get("min"), shape.metadata.get("max")
+    if low is not None and length < low:
+        problems.append(
+            f"Value at '{where}' failed to satisfy constraint: Member must have length greater than or equal to {low}"
+        )
+    if high is not None and length > high:
+        problems.append(
+            f"Value at '{where}' failed to satisfy constraint: Member must have length less than or equal to {high}"
+        )
+
+
+def _check_range(shape: Shape, value: float, where: str, problems: list[str]) -> None:
+    low, high = shape.metadata.get("min"), shape.metadata.get("max")
+    if low is not None and value < low:
+        problems.append(
+            f"Value '{value}' at '{where}' failed to satisfy constraint: Member must have value greater than or equal to {low}"
+        )
+    if high is not None and value > high:
+        problems.append(
+            f"Value '{value}' at '{where}' failed to satisfy constraint: Member must have value less than or equal to {high}"
+        )
+
+
+def project(value: Any, shape: Shape) -> Any:
+    """Keep only what `shape` declares, so a full record can answer Describe and its summary List."""
+    kind = shape.type_name
+    if kind == "structure":
+        assert isinstance(shape, StructureShape)
+        return {
+            name: project(value[name], member)
+            for name, member in shape.members.items()
+            if value.get(name) is not None
+        }
+    if kind == "list":
+        assert isinstance(shape, ListShape)
+        return [project(item, shape.member) for item in value]
+    if kind == "map":
+        assert isinstance(shape, MapShape)
+        return {key: project(item, shape.value) for key, item in value.items()}
+    return value

@@ -1,0 +1,255 @@
+"""The HTTP face of the local Personalize: one 127.0.0.1 URL speaking the control plane (JSON 1.1,
+`X-Amz-Target: AmazonPersonalize.<Operation>`), personalize-runtime (REST-JSON) and the fault admin route."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import re
+import socket
+import threading
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+
+from objective_sweep.personalize.faults import Faults
+from objective_sweep.personalize.protocol import ApiError, service_model, validate_request
+from objective_sweep.personalize.service import PersonalizeService
+
+LOG = logging.getLogger(__name__)
+TARGET_PREFIX = "AmazonPersonalize."
+FAULTS_PATH = "/_local/faults"
+DEFAULT_REGION = "us-east-1"
+_CREDENTIAL_REGION = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/")
+# Request bodies beyond this are refused before reading: Personalize's largest request (a schema)
+# is 20 KB, a ranking input list a few more.
+MAX_BODY = 1 << 20
+_RUNTIME_ROUTES = {"/recommendations": "GetRecommendations", "/personalize-ranking": "GetPersonalizedRanking"}
+
+
+class _Server(ThreadingHTTPServer):
+    # Handler threads are joined by server_close(), so stop() leaves none behind.
+    daemon_threads = False
+    block_on_close = True
+    allow_reuse_address = False
+
+    def __init__(self, address: tuple[str, int], service: PersonalizeService) -> None:
+        super().__init__(address, _Handler)
+        self.service = service
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        # Keep-alive clients would otherwise hold a handler thread open after stop().
+        with self._connections_lock:
+            open_sockets = list(self._connections)
+        for sock in open_sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        LOG.debug("%s %s", self.address_string(), format % args)
+
+    def _body(self) -> Any:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            raise ApiError("InvalidInputException", f"The request body is larger than {MAX_BODY} bytes.")
+        raw = self.rfile.read(length) if length else b""
+        if not raw.strip():
+            return {}
+        try:
+            return json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ApiError("SerializationException", f"The request body is not valid JSON: {exc}") from None
+
+    def _send(
+        self, status: int, payload: Any, content_type: str, headers: dict[str, str] | None = None
+    ) -> None:
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _region(self) -> str:
+        match = _CREDENTIAL_REGION.search(self.headers.get("Authorization", ""))
+        return match.group(1) if match else DEFAULT_REGION
+
+    def do_POST(self) -> None:
+        path = self.path.split("?", 1)[0]
+        if path == FAULTS_PATH:
+            self._faults("POST")
+        elif path in _RUNTIME_ROUTES:
+            self._runtime(_RUNTIME_ROUTES[path])
+        else:
+            self._control_plane()
+
+    def do_GET(self) -> None:
+        if self.path.split("?", 1)[0] == FAULTS_PATH:
+            self._faults("GET")
+        else:
+            self._send(404, {"message": f"No route for GET {self.path}"}, "application/json")
+
+    def do_DELETE(self) -> None:
+        if self.path.split("?", 1)[0] == FAULTS_PATH:
+            self._faults("DELETE")
+        else:
+            self._send(404, {"message": f"No route for DELETE {self.path}"}, "application/json")
+
+    def _control_plane(self) -> None:
+        content_type = "application/x-amz-json-1.1"
+        target = self.headers.get("X-Amz-Target", "")
+        try:
+            body = self._body()
+            if not target.startswith(TARGET_PREFIX):
+                raise ApiError(
+                    "UnknownOperationException",
+                    f"Missing or foreign X-Amz-Target {target!r}; expected {TARGET_PREFIX}<Operation>.",
+                )
+            result = self.server.service.call(target[len(TARGET_PREFIX) :], body, self._region())
+        except ApiError as exc:
+            self._send(400, {"__type": exc.code, "message": exc.message}, content_type)
+            return
+        except Exception:
+            LOG.exception("%s failed", target)
+            self._send(
+                500, {"__type": "ServiceUnavailableException", "message": "internal error"}, content_type
+            )
+            return
+        self._send(200, result, content_type)
+
+    def _runtime(self, operation: str) -> None:
+        content_type = "application/json"
+        service = self.server.service
+        try:
+            body = self._body()
+            service.faults.check_throttle(operation)
+            validate_request(
+                service_model("personalize-runtime").operation_model(operation).input_shape, body
+            )
+            if operation == "GetRecommendations":
+                result = service.get_recommendations(body)
+            else:
+                result = service.get_personalized_ranking(body)
+        except ApiError as exc:
+            self._send(
+                exc.runtime_status(), {"message": exc.message}, content_type, {"x-amzn-ErrorType": exc.code}
+            )
+            return
+        except Exception:
+            LOG.exception("%s failed", operation)
+            self._send(
+                500, {"message": "internal error"}, content_type, {"x-amzn-ErrorType": "InternalFailure"}
+            )
+            return
+        self._send(200, result, content_type)
+
+    def _faults(self, method: str) -> None:
+        faults = self.server.service.faults
+        try:
+            if method == "POST":
+                faults.add(self._body())
+            elif method == "DELETE":
+                faults.clear()
+        except ApiError as exc:
+            self._send(400, {"__type": exc.code, "message": exc.message}, "application/json")
+            return
+        self._send(200, faults.describe(), "application/json")
+
+
+class LocalPersonalize:
+    """A Personalize-compatible endpoint on 127.0.0.1, for embedding and for `sweep personalize serve`.
+
+    `with LocalPersonalize(port=0) as lp:` then point boto3 at `lp.url` for both `personalize` and
+    `personalize-runtime`. `faults` takes the same JSON object as `POST /_local/faults`.
+    `status_delay` is how long each intermediate status stays observable, in seconds."""
+
+    def __init__(
+        self,
+        port: int = 0,
+        s3_endpoint_url: str | None = None,
+        *,
+        faults: dict[str, Any] | None = None,
+        status_delay: float = 0.05,
+        training_workers: int = 2,
+    ) -> None:
+        self._port = port
+        self._s3_endpoint_url = s3_endpoint_url
+        self._initial_faults = faults
+        self._status_delay = status_delay
+        self._training_workers = training_workers
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self.faults = Faults()
+        self.service: PersonalizeService | None = None
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("LocalPersonalize is not running; call start() or use it as a context manager")
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> LocalPersonalize:
+        if self._server is not None:
+            return self
+        if self._initial_faults:
+            self.faults.add(self._initial_faults)
+        self.service = PersonalizeService(
+            s3_endpoint_url=self._s3_endpoint_url,
+            faults=self.faults,
+            status_delay=self._status_delay,
+            training_workers=self._training_workers,
+        )
+        self._server = _Server(("127.0.0.1", self._port), self.service)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="local-personalize",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, end background work, close the port; returns when nothing is left running."""
+        server, thread, service = self._server, self._thread, self.service
+        if server is None:
+            return
+        server.shutdown()
+        server.close_connections()
+        server.server_close()
+        if thread is not None:
+            thread.join()
+        if service is not None:
+            service.shutdown()
+        self._server = self._thread = None
+
+    def __enter__(self) -> LocalPersonalize:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
