@@ -54,6 +54,16 @@ def money(value: float) -> str:
     return f"${value:,.2f}"
 
 
+def duration(seconds: float | None) -> str:
+    """4350 -> "1 h 12 min 30 s"; Personalize runs last minutes to hours."""
+    if seconds is None:
+        return "n/a"
+    hours, rest = divmod(round(seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{hours} h"] * bool(hours) + [f"{minutes} min"] * bool(minutes) + [f"{secs} s"]
+    return " ".join(parts)
+
+
 def run_fact_rows(report: Report) -> list[tuple[str, str]]:
     """The run's facts as (label, text) pairs, shared by the Markdown and HTML pages."""
     run = report.run
@@ -64,7 +74,7 @@ def run_fact_rows(report: Report) -> list[tuple[str, str]]:
         ("Mode", run.mode),
         ("Started", run.started_at.isoformat()),
         ("Finished", run.finished_at.isoformat() if run.finished_at else "running"),
-        ("Duration", f"{run.duration_seconds:.0f} s" if run.duration_seconds is not None else "n/a"),
+        ("Duration", duration(run.duration_seconds)),
         ("Objective", run.objective),
         ("Recipe", run.recipe),
         ("Interactions", f"{run.dataset.interactions:,}"),

@@ -25,6 +25,11 @@ LEVEL_COLOURS: dict[Sensitivity, str] = {
     "MEDIUM": "#d97706",
     "HIGH": "#c026d3",
 }
+_BIG_MOVE = 3
+_FRONTIER_KEY = (
+    '<svg width="28" height="10" aria-hidden="true"><line x1="0" y1="5" x2="28" y2="5" stroke="#111827" '
+    'stroke-width="1.5" stroke-dasharray="5 3"/></svg>'
+)
 RELEVANCE_AXES = ("normalized_discounted_cumulative_gain_at_10", "precision_at_10", "coverage")
 BUSINESS_AXES = ("meanTopKObjectiveSum", "average_rewards_at_k")
 
@@ -115,7 +120,7 @@ def _level_by_name(report: Report, name: Sensitivity | None) -> LevelReport | No
 def _headline(report: Report) -> str:
     rec = report.recommendation
     chosen = _level_by_name(report, rec.sensitivity)
-    verdict = f"Ship {_e(rec.sensitivity)}" if rec.sensitivity else "No recommendation"
+    verdict = f"Recommended: {_e(rec.sensitivity)}" if rec.sensitivity else "No recommendation"
     kpis = []
     if chosen is not None and chosen.sensitivity != "OFF":
         business = chosen.changes_vs_off.get("meanTopKObjectiveSum")
@@ -308,7 +313,8 @@ def _charts(report: Report) -> str:
         '<p class="note">Up is more relevant, right is better for the business. The dashed line joins the '
         "trade-off frontier: the levels no other level beats on both axes. The ringed point is the "
         "recommendation; the shaded band is the relevance loss the policy does not accept.</p>"
-        f'<div class="legend">{legend}<span>- - frontier</span></div><div class="charts">{figures}</div></section>'
+        f'<div class="legend">{legend}<span>{_FRONTIER_KEY} frontier</span></div>'
+        f'<div class="charts">{figures}</div></section>'
     )
 
 
@@ -376,7 +382,7 @@ def _policy_table(report: Report) -> str:
         '<section id="policy"><h2>How the recommendation was chosen</h2>'
         f'<p class="note">Policy: the level with the best {_e(_axis_label(report, "meanTopKObjectiveSum"))} '
         f"whose {_e(metric)} loss against OFF is at most {rec.policy.tolerance:.1%}.</p>"
-        f"<table><thead><tr><th>Level</th><th>Business value</th><th>{_e(metric)}</th>"
+        f"<table><thead><tr><th>Level</th><th>{_e(_axis_label(report, 'meanTopKObjectiveSum'))}</th><th>{_e(metric)}</th>"
         f'<th class="text">Eligible</th><th class="text">Why</th></tr></thead><tbody>{rows}</tbody></table></section>'
     )
 
@@ -389,10 +395,11 @@ def _list_rows(lst: SampleList, dropped: set[str]) -> str:
         elif item.off_rank is None:
             css, badge = "new", "new"
         elif item.off_rank != item.rank:
-            css, badge = (
-                "moved",
-                f"{'▲' if item.off_rank > item.rank else '▼'}{abs(item.off_rank - item.rank)}",
-            )
+            # Small shifts are the norm once a new item enters above; shading only the big moves keeps
+            # the eye on what the objective really changed.
+            shift = abs(item.off_rank - item.rank)
+            css = "moved" if shift >= _BIG_MOVE else ""
+            badge = f"{'▲' if item.off_rank > item.rank else '▼'}{shift}"
         else:
             css, badge = "", ""
         rows.append(
@@ -419,7 +426,7 @@ def _sample(report: Report, sample: SampleUser) -> str:
     return (
         f'<section class="sample"><h2>Sample user {_e(sample.user_id)}: ranked lists per level</h2>'
         f'<p class="note">Title and {_e(report.run.objective)} of each recommended item. Green: not in OFF\'s '
-        f"list; amber: moved against OFF (▲ up, ▼ down).{_e(gone)}</p>"
+        f"list; amber: moved {_BIG_MOVE} or more places against OFF (▲ up, ▼ down).{_e(gone)}</p>"
         f'<div class="lists">{cards or "<p>No level produced a list.</p>"}</div></section>'
     )
 
