@@ -1,0 +1,427 @@
+"""Reads template.yaml (SAM/CloudFormation) into the resources the local cloud creates, resolving the
+intrinsic functions against local names and ARNs, so the local cloud never keeps a second list."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml  # type: ignore[import-untyped]
+
+REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"
+PARTITION = "aws"
+
+# Resource types whose ARN service name differs from the lower-cased CloudFormation namespace.
+_ARN_SERVICES = {
+    "Serverless::Function": "lambda",
+    "Serverless::StateMachine": "states",
+    "StepFunctions": "states",
+}
+
+
+class TemplateError(Exception):
+    """template.yaml uses something the local cloud cannot reproduce; the message says what and where."""
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """YAML loader that turns CloudFormation short-form tags (!Ref, !GetAtt, !Sub...) into their
+    long form, so one resolver handles both spellings."""
+
+
+def _construct_tag(loader: _CfnLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
+    value: Any
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    if tag_suffix == "Ref":
+        return {"Ref": value}
+    if tag_suffix == "GetAtt" and isinstance(value, str):
+        value = value.split(".", 1)
+    if tag_suffix == "Condition":
+        return {"Condition": value}
+    return {f"Fn::{tag_suffix}": value}
+
+
+_CfnLoader.add_multi_constructor("!", _construct_tag)
+
+
+def load_template(path: Path) -> dict[str, Any]:
+    """Parse a CloudFormation/SAM YAML template with its short-form intrinsic tags."""
+    with path.open(encoding="utf-8") as handle:
+        document = yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass with CFN tags only
+    if not isinstance(document, dict) or "Resources" not in document:
+        raise TemplateError(f"{path}: not a CloudFormation template (no Resources section)")
+    return document
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """A Lambda function as the template declares it."""
+
+    logical_id: str
+    name: str
+    arn: str
+    handler: str
+    code_dir: Path
+    runtime: str
+    timeout: int
+    environment: dict[str, str]
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """An EventBridge rule (explicit AWS::Events::Rule or a SAM EventBridgeRule event) with one target:
+    the state machine or a function."""
+
+    logical_id: str
+    name: str
+    pattern: dict[str, Any]
+    target_arn: str
+    input_path: str | None
+
+
+@dataclass(frozen=True)
+class ScheduleSpec:
+    """A schedule (EventBridge Scheduler or SAM Schedule event) and the input it sends its target."""
+
+    logical_id: str
+    name: str
+    expression: str
+    target_arn: str
+    input: str | None
+
+
+@dataclass
+class LocalStack:
+    """Everything the local cloud creates, resolved to local names and ARNs."""
+
+    root: Path
+    parameters: dict[str, str]
+    functions: list[FunctionSpec]
+    state_machine_name: str
+    state_machine_arn: str
+    state_machine_role_arn: str
+    definition: str
+    bucket_name: str
+    bucket_versioned: bool
+    bucket_eventbridge: bool
+    topic_name: str | None
+    topic_arn: str | None
+    rules: list[RuleSpec]
+    schedules: list[ScheduleSpec]
+    outputs: dict[str, str]
+    physical: dict[str, str] = field(default_factory=dict)
+
+
+class _Resolver:
+    """Evaluates intrinsic functions with each resource's local physical name and ARN."""
+
+    def __init__(self, template: dict[str, Any], stack_name: str, overrides: dict[str, str]) -> None:
+        self.template = template
+        self.resources: dict[str, dict[str, Any]] = template["Resources"]
+        self.parameters = self._parameter_values(template.get("Parameters") or {}, overrides)
+        self.pseudo = {
+            "AWS::Region": REGION,
+            "AWS::AccountId": ACCOUNT_ID,
+            "AWS::Partition": PARTITION,
+            "AWS::StackName": stack_name,
+            "AWS::StackId": f"arn:aws:cloudformation:{REGION}:{ACCOUNT_ID}:stack/{stack_name}/local",
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::NoValue": "",
+        }
+        self.stack_name = stack_name
+        self.conditions: dict[str, bool] = {}
+        for name, expression in (template.get("Conditions") or {}).items():
+            self.conditions[name] = bool(self.resolve(expression))
+
+    @staticmethod
+    def _parameter_values(declared: dict[str, Any], overrides: dict[str, str]) -> dict[str, str]:
+        values: dict[str, str] = {}
+        for name, spec in declared.items():
+            if name in overrides:
+                values[name] = overrides[name]
+            elif "Default" in spec:
+                default = spec["Default"]
+                values[name] = ",".join(map(str, default)) if isinstance(default, list) else str(default)
+            else:
+                raise TemplateError(
+                    f"template.yaml: parameter {name} has no Default; pass it as an override to run locally"
+                )
+        unknown = set(overrides) - set(declared)
+        if unknown:
+            raise TemplateError(f"template.yaml declares no parameter(s) {sorted(unknown)}")
+        return values
+
+    def type_of(self, logical_id: str) -> str:
+        return str(self.resources[logical_id]["Type"])
+
+    def properties(self, logical_id: str) -> dict[str, Any]:
+        return dict(self.resources[logical_id].get("Properties") or {})
+
+    def physical_name(self, logical_id: str) -> str:
+        """Name a resource gets locally: its explicit name property, else stack-logical like CloudFormation."""
+        props = self.properties(logical_id)
+        for key in ("FunctionName", "Name", "BucketName", "TopicName", "RoleName", "StateMachineName"):
+            if key in props:
+                return str(self.resolve(props[key]))
+        generated = f"{self.stack_name}-{logical_id}"
+        if self.type_of(logical_id) == "AWS::S3::Bucket":
+            # Bucket names are lower case and DNS-safe.
+            return re.sub(r"[^a-z0-9-]", "-", generated.lower())[:63]
+        return generated
+
+    def arn(self, logical_id: str) -> str:
+        kind = self.type_of(logical_id)
+        name = self.physical_name(logical_id)
+        namespace = kind.split("::", 1)[1]
+        if kind == "AWS::S3::Bucket":
+            return f"arn:aws:s3:::{name}"
+        if kind == "AWS::SNS::Topic":
+            return f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:{name}"
+        if kind == "AWS::IAM::Role":
+            return f"arn:aws:iam::{ACCOUNT_ID}:role/{name}"
+        if kind == "AWS::Serverless::Function" or kind == "AWS::Lambda::Function":
+            return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}"
+        if kind in ("AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine"):
+            return f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:{name}"
+        if kind == "AWS::Events::Rule":
+            return f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/{name}"
+        if kind == "AWS::Logs::LogGroup":
+            return f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:{name}:*"
+        service = _ARN_SERVICES.get(namespace.rsplit("::", 1)[0], namespace.split("::")[0].lower())
+        # Resources the local cloud does not model only need a well-formed ARN where they are referenced.
+        return f"arn:aws:{service}:{REGION}:{ACCOUNT_ID}:{name}"
+
+    def ref(self, name: str) -> str:
+        if name in self.parameters:
+            return self.parameters[name]
+        if name in self.pseudo:
+            return self.pseudo[name]
+        if name not in self.resources:
+            raise TemplateError(f"template.yaml: !Ref {name} names no parameter or resource")
+        kind = self.type_of(name)
+        # CloudFormation's Ref returns the ARN for these types and the name for the others.
+        if kind in ("AWS::SNS::Topic", "AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine"):
+            return self.arn(name)
+        return self.physical_name(name)
+
+    def get_att(self, logical_id: str, attribute: str) -> str:
+        if logical_id not in self.resources:
+            raise TemplateError(f"template.yaml: !GetAtt {logical_id}.{attribute} names no resource")
+        if attribute == "Arn":
+            return self.arn(logical_id)
+        if attribute in ("Name", "TopicName", "StateMachineName"):
+            return self.physical_name(logical_id)
+        if attribute == "DomainName":
+            return f"{self.physical_name(logical_id)}.s3.amazonaws.com"
+        raise TemplateError(f"template.yaml: !GetAtt {logical_id}.{attribute} is not supported locally")
+
+    def sub(self, text: str, variables: dict[str, Any]) -> str:
+        def replace(match: re.Match[str]) -> str:
+            token = match.group(1)
+            if token.startswith("!"):
+                return "${" + token[1:] + "}"
+            if token in variables:
+                return str(self.resolve(variables[token]))
+            if "." in token:
+                logical_id, attribute = token.split(".", 1)
+                return self.get_att(logical_id, attribute)
+            return self.ref(token)
+
+        return re.sub(r"\$\{([^}]+)\}", replace, text)
+
+    def resolve(self, node: Any) -> Any:
+        """Evaluate every intrinsic function inside node."""
+        if isinstance(node, list):
+            return [self.resolve(item) for item in node if not _is_no_value(item)]
+        if not isinstance(node, dict):
+            return node
+        if len(node) == 1:
+            ((key, value),) = node.items()
+            if key == "Ref":
+                return self.ref(value)
+            if key == "Fn::GetAtt":
+                logical_id, attribute = value if isinstance(value, list) else value.split(".", 1)
+                return self.get_att(logical_id, attribute)
+            if key == "Fn::Sub":
+                text, variables = (value, {}) if isinstance(value, str) else (value[0], value[1])
+                return self.sub(text, variables)
+            if key == "Fn::Join":
+                return str(value[0]).join(str(self.resolve(part)) for part in self.resolve(value[1]))
+            if key == "Fn::Select":
+                return self.resolve(value[1])[int(self.resolve(value[0]))]
+            if key == "Fn::Split":
+                return str(self.resolve(value[1])).split(value[0])
+            if key == "Fn::If":
+                return self.resolve(value[1] if self.conditions[value[0]] else value[2])
+            if key == "Fn::Equals":
+                return self.resolve(value[0]) == self.resolve(value[1])
+            if key == "Fn::Not":
+                return not self.resolve(value[0])
+            if key == "Fn::And":
+                return all(self.resolve(item) for item in value)
+            if key == "Fn::Or":
+                return any(self.resolve(item) for item in value)
+            if key == "Condition":
+                return self.conditions[value]
+            if key == "Fn::ToJsonString":
+                return json.dumps(self.resolve(value))
+            if key.startswith("Fn::"):
+                raise TemplateError(f"template.yaml: {key} is not supported by the local cloud")
+        return {key: self.resolve(value) for key, value in node.items() if not _is_no_value(value)}
+
+
+def _is_no_value(node: Any) -> bool:
+    return isinstance(node, dict) and node == {"Ref": "AWS::NoValue"}
+
+
+def _single(resolver: _Resolver, kinds: tuple[str, ...], what: str) -> str:
+    found = [lid for lid, res in resolver.resources.items() if res.get("Type") in kinds]
+    if len(found) != 1:
+        raise TemplateError(f"template.yaml: expected exactly one {what}, found {len(found)}: {found}")
+    return found[0]
+
+
+def read_stack(
+    template_path: Path, *, stack_name: str = "objective-sweep", parameters: dict[str, str] | None = None
+) -> LocalStack:
+    """Resolve template.yaml into the local resources: functions, state machine, bucket, topic, rules."""
+    template = load_template(template_path)
+    root = template_path.parent
+    resolver = _Resolver(template, stack_name, parameters or {})
+    globals_fn = resolver.resolve((template.get("Globals") or {}).get("Function") or {})
+
+    functions = []
+    for logical_id, resource in resolver.resources.items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        props = resolver.resolve(resolver.properties(logical_id))
+        merged = {**globals_fn, **props}
+        env = {
+            **((globals_fn.get("Environment") or {}).get("Variables") or {}),
+            **((props.get("Environment") or {}).get("Variables") or {}),
+        }
+        if "Handler" not in merged or "CodeUri" not in merged:
+            raise TemplateError(f"template.yaml: function {logical_id} needs Handler and CodeUri")
+        functions.append(
+            FunctionSpec(
+                logical_id=logical_id,
+                name=resolver.physical_name(logical_id),
+                arn=resolver.arn(logical_id),
+                handler=str(merged["Handler"]),
+                code_dir=(root / str(merged["CodeUri"])).resolve(),
+                runtime=str(merged.get("Runtime", "python3.12")),
+                timeout=int(merged.get("Timeout", 3)),
+                environment={key: str(value) for key, value in env.items()},
+            )
+        )
+
+    machine_id = _single(resolver, ("AWS::Serverless::StateMachine",), "AWS::Serverless::StateMachine")
+    machine = resolver.resolve(resolver.properties(machine_id))
+    if "DefinitionUri" not in machine:
+        raise TemplateError(f"template.yaml: state machine {machine_id} must load its ASL from DefinitionUri")
+    definition = (root / str(machine["DefinitionUri"])).read_text(encoding="utf-8")
+    for key, value in (machine.get("DefinitionSubstitutions") or {}).items():
+        definition = definition.replace("${" + key + "}", str(value))
+    leftover = sorted(set(re.findall(r"\$\{([A-Za-z0-9_]+)\}", definition)))
+    if leftover:
+        raise TemplateError(
+            f"{machine['DefinitionUri']}: placeholders {leftover} have no DefinitionSubstitutions entry"
+        )
+    json.loads(definition)
+    machine_arn = resolver.arn(machine_id)
+
+    bucket_id = _single(resolver, ("AWS::S3::Bucket",), "AWS::S3::Bucket")
+    bucket = resolver.resolve(resolver.properties(bucket_id))
+    topics = [lid for lid, res in resolver.resources.items() if res.get("Type") == "AWS::SNS::Topic"]
+
+    rules: list[RuleSpec] = []
+    schedules: list[ScheduleSpec] = []
+    for event_id, event in (machine.get("Events") or {}).items():
+        event_props = event.get("Properties") or {}
+        if event.get("Type") in ("EventBridgeRule", "CloudWatchEvent"):
+            rules.append(
+                RuleSpec(
+                    event_id,
+                    event_props.get("RuleName", f"{stack_name}-{event_id}"),
+                    event_props["Pattern"],
+                    machine_arn,
+                    event_props.get("InputPath"),
+                )
+            )
+        elif event.get("Type") in ("Schedule", "ScheduleV2"):
+            schedules.append(
+                ScheduleSpec(
+                    event_id,
+                    event_props.get("Name", f"{stack_name}-{event_id}"),
+                    str(
+                        event_props["Schedule"]
+                        if "Schedule" in event_props
+                        else event_props["ScheduleExpression"]
+                    ),
+                    machine_arn,
+                    event_props.get("Input"),
+                )
+            )
+    for logical_id, resource in resolver.resources.items():
+        kind = resource.get("Type")
+        if kind == "AWS::Events::Rule":
+            props = resolver.resolve(resolver.properties(logical_id))
+            for target in props.get("Targets") or []:
+                if "EventPattern" in props:
+                    rules.append(
+                        RuleSpec(
+                            logical_id,
+                            resolver.physical_name(logical_id),
+                            props["EventPattern"],
+                            str(target["Arn"]),
+                            target.get("InputPath"),
+                        )
+                    )
+        elif kind == "AWS::Scheduler::Schedule":
+            props = resolver.resolve(resolver.properties(logical_id))
+            target = props["Target"]
+            schedules.append(
+                ScheduleSpec(
+                    logical_id,
+                    resolver.physical_name(logical_id),
+                    str(props["ScheduleExpression"]),
+                    str(target["Arn"]),
+                    target.get("Input"),
+                )
+            )
+
+    outputs = {
+        key: str(resolver.resolve(spec["Value"]))
+        for key, spec in (template.get("Outputs") or {}).items()
+        if "Condition" not in spec or resolver.conditions.get(spec["Condition"], False)
+    }
+    role = machine.get("Role")
+    return LocalStack(
+        root=root,
+        parameters=resolver.parameters,
+        functions=functions,
+        state_machine_name=resolver.physical_name(machine_id),
+        state_machine_arn=machine_arn,
+        state_machine_role_arn=str(role) if role else f"arn:aws:iam::{ACCOUNT_ID}:role/{stack_name}-states",
+        definition=definition,
+        bucket_name=resolver.physical_name(bucket_id),
+        bucket_versioned=(bucket.get("VersioningConfiguration") or {}).get("Status") == "Enabled",
+        bucket_eventbridge=bool(
+            ((bucket.get("NotificationConfiguration") or {}).get("EventBridgeConfiguration") or {}).get(
+                "EventBridgeEnabled"
+            )
+        ),
+        topic_name=resolver.physical_name(topics[0]) if topics else None,
+        topic_arn=resolver.arn(topics[0]) if topics else None,
+        rules=rules,
+        schedules=schedules,
+        outputs=outputs,
+    )

@@ -1,0 +1,42 @@
+"""Handlers of the toy template: they report the environment they see and fail on purpose."""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+_attempts: dict[str, int] = {}
+_lock = threading.Lock()
+
+
+class NotReadyError(Exception):
+    """Raised on a first attempt so the state machine's Retry runs."""
+
+
+class BoomError(Exception):
+    """Always raised so the state machine's Catch runs."""
+
+
+def echo(event: Any, context: Any) -> dict[str, Any]:
+    return {
+        "item": event,
+        "who": os.environ["WHO"],
+        "bucket": os.environ["BUCKET"],
+        "topic": os.environ["TOPIC_ARN"],
+        "greeting": os.environ["GREETING"],
+        "function": context.function_name,
+    }
+
+
+def flaky(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    with _lock:
+        _attempts[event["token"]] = _attempts.get(event["token"], 0) + 1
+        attempts = _attempts[event["token"]]
+    if attempts == 1:
+        raise NotReadyError("first attempt always fails")
+    return {"attempts": attempts, "who": os.environ["WHO"]}
+
+
+def boom(event: Any, context: Any) -> None:
+    raise BoomError("boom on purpose")
