@@ -17,6 +17,7 @@ from sweep_core.report import (
     render_text,
     summary,
 )
+from sweep_core.report.html import _Point, frontier
 from sweep_core.report.model import ComparisonInput, LevelOutcome
 
 MakeInput = Callable[..., ComparisonInput]
@@ -157,3 +158,35 @@ def test_execution_output_stays_small_with_1000_report_users(make_study: MakeInp
     assert abs(len(json.dumps(small).encode()) - size) < 64
     assert output["recommended"] == "HIGH"
     assert output["reportUris"] == URIS
+
+
+def test_frontier_keeps_only_levels_no_other_beats_on_both_axes() -> None:
+    points = [
+        _Point("OFF", -0.7, 0.0937),
+        _Point("LOW", -0.63, 0.1),
+        _Point("MEDIUM", -0.52, 0.0961),
+        _Point("HIGH", -0.34, 0.0999),
+    ]
+    # OFF is beaten by LOW on both axes, MEDIUM by HIGH; LOW and HIGH each win on one axis.
+    assert [p.sensitivity for p in frontier(points)] == ["LOW", "HIGH"]
+    assert [p.sensitivity for p in frontier([_Point("OFF", 0.0, 0.0), _Point("HIGH", 0.0, 0.0)])] == [
+        "OFF",
+        "HIGH",
+    ]
+
+
+def test_html_charts_with_one_level_or_identical_values(make_hand: MakeInput) -> None:
+    for inp in (
+        make_hand(relevance={"OFF": 0.1}, business={"OFF": -0.5}),
+        make_hand(relevance={"OFF": 0.0, "HIGH": 0.0}, business={"OFF": 0.0, "HIGH": 0.0}),
+    ):
+        page = render_html(build_report(inp))
+        # Only NDCG@10 against the objective sum has data: one point per level there, none elsewhere.
+        assert page.count('class="point"') == len(inp.levels)
+        assert page.count("no level has both values") == 5
+        assert "nan" not in page.lower()
+
+
+def test_input_rejects_nan_metrics(make_level: MakeLevel) -> None:
+    with pytest.raises(ValueError, match="finite number"):
+        make_level("OFF", metrics={"coverage": float("nan")})

@@ -15,7 +15,10 @@ REPORT_SCHEMA_VERSION = 1
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+    # NaN or infinity would break the charts' scales and is not valid JSON in report.json.
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True, allow_inf_nan=False
+    )
 
 
 # ---------------------------------------------------------------------------------------------
