@@ -100,11 +100,13 @@ def _sample_table(sample: SampleUser, objective: str) -> list[str]:
 def render_markdown(report: Report) -> str:
     run = report.run
     rec = report.recommendation
-    headline = f"ship **{rec.sensitivity}**" if rec.sensitivity else "**no recommendation**"
+    headline = f"Recommendation: {rec.sensitivity}" if rec.sensitivity else "No recommendation"
     lines = [
         f"# Objective sweep: {md_escape(run.experiment)}",
         "",
-        f"Recommendation: {headline}. {md_escape(rec.sentence)}",
+        f"## {headline}",
+        "",
+        md_escape(rec.sentence),
         "",
         "## Offline metrics per level (change against OFF in brackets)",
         "",

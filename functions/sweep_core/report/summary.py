@@ -19,7 +19,7 @@ _ASCII = str.maketrans({"×": "x", "—": "-", "–": "-", "…": "...", "▲": 
 
 def ascii_safe(text: str) -> str:
     """Printable ASCII on one line: SNS rejects subjects with control or non-ASCII characters."""
-    return _UNSAFE.sub("?", " ".join(text.translate(_ASCII).split()))
+    return _UNSAFE.sub("?", " ".join(text.split()).translate(_ASCII))
 
 
 def _clip(text: str, limit: int) -> str:
@@ -41,9 +41,9 @@ def summary(report: Report, report_uris: dict[str, str]) -> tuple[str, str]:
     head = [
         f"Objective sweep {run.experiment}, execution {run.execution_name}: "
         f"{sum(level.status == 'ACTIVE' for level in report.levels)} of {len(report.levels)} level(s) ACTIVE.",
-        f"Recommendation: {rec.sensitivity or 'none'}. {rec.sentence}",
+        rec.sentence,
     ]
-    table = [f"{'level':<8}{metric_label(metric):>18}{f'top-{run.k} {run.objective} sum':>26}"]
+    table = [f"{'level':<8}{metric_label(metric):>18}{f'mean top-{run.k} {run.objective} sum':>26}"]
     for level in report.levels:
         relevance = number(level.metrics.get(metric))
         business = number(level.mean_top_k_objective_sum)
@@ -68,14 +68,11 @@ def summary(report: Report, report_uris: dict[str, str]) -> tuple[str, str]:
         [*head, money_line, *failures, "", *links],
         [*head, money_line, f"{len(failures)} level(s) failed, see the report.", "", *links],
     ):
-        message = ascii_safe_lines(parts)
+        # Lines keep their inner spacing (the table's columns); only the characters are made safe.
+        message = "\n".join(_UNSAFE.sub("?", line.translate(_ASCII)) for line in parts)
         if len(message.encode()) <= MESSAGE_LIMIT:
             return subject(report), message
     return subject(report), _clip(message, MESSAGE_LIMIT)
-
-
-def ascii_safe_lines(lines: list[str]) -> str:
-    return "\n".join(ascii_safe(line) for line in lines)
 
 
 def execution_summary(report: Report, report_uris: dict[str, str]) -> dict[str, Any]:

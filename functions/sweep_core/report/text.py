@@ -8,25 +8,34 @@ import textwrap
 from sweep_core.report.format import metric_label, money, number, ordered_metrics, signed_percent
 from sweep_core.report.model import Report
 
-# Room for "0.09999 +6.6%" or "-0.5904 +63.7%" with one space of margin.
+# Room for "-0.5904 +63.7%" with a space of margin; without the change, "-0.5904" and a margin.
 _CELL = 15
+_NARROW_CELL = 9
+# "mean top-25 sum", "user 123 sum", "precision@10" and a margin.
+_LABEL = 18
 
 
 def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(width - 1, 0)] + "~"
 
 
-def _cell(value: float | None, change: float | None) -> str:
-    text = number(value)
-    return f"{text} {signed_percent(change)}" if change is not None and value is not None else text
-
-
 def render_text(report: Report, width: int = 80) -> str:
-    """Plain text in ``width`` columns; long fields are wrapped or clipped, never overflowing."""
+    """Plain text in ``width`` columns (at least 45 for four levels); long fields are wrapped or
+    clipped. Below 78 columns for four levels the changes against OFF are left out of the table."""
     levels = report.levels
-    cell = min(_CELL, max((width - 12) // max(len(levels), 1), 8))
+    with_changes = _LABEL + _CELL * len(levels) <= width
+    cell = _CELL if with_changes else _NARROW_CELL
     label_width = max(width - cell * len(levels), 8)
-    objective_row = f"top-{report.run.k} sum"
+
+    def _cell(value: float | None, change: float | None) -> str:
+        text = number(value)
+        return (
+            f"{text} {signed_percent(change)}"
+            if with_changes and change is not None and value is not None
+            else text
+        )
+
+    objective_row = f"mean top-{report.run.k} sum"
 
     def row(label: str, cells: list[str]) -> str:
         line = _clip(label, label_width - 1).ljust(label_width) + "".join(
@@ -64,12 +73,13 @@ def render_text(report: Report, width: int = 80) -> str:
     )
     for sample in report.samples:
         sums = {lst.sensitivity: lst.objective_sum for lst in sample.lists}
-        lines.append(row(f"user {sample.user_id}", [number(sums.get(level.sensitivity)) for level in levels]))
+        lines.append(
+            row(f"user {sample.user_id} sum", [number(sums.get(level.sensitivity)) for level in levels])
+        )
     lines.append(row("status", [level.status for level in levels]))
     lines.append("")
     rec = report.recommendation
-    head = f"Recommendation: {rec.sensitivity}." if rec.sensitivity else "Recommendation: none."
-    lines += textwrap.wrap(f"{head} {rec.sentence}", width, break_long_words=True)
+    lines += textwrap.wrap(rec.sentence, width, break_long_words=True)
     cost = report.cost
     lines += textwrap.wrap(
         f"Cost: {len(cost.campaigns)} campaign(s) left running (keep={cost.keep}) ~ "
