@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable
 
 import pytest
-from sweep_core.report import Report, build_report
+from sweep_core.report import Report, build_report, render_html
 from sweep_core.report.model import ComparisonInput, LevelOutcome
 
 MakeInput = Callable[..., ComparisonInput]
@@ -124,3 +124,22 @@ def test_comparison_input_accepts_the_camel_case_json_the_handler_builds(make_st
     bad["levels"][0]["status"] = "CREATE PENDING"
     with pytest.raises(ValueError, match=r"levels\.0\.status"):
         ComparisonInput.model_validate(bad)
+
+
+def test_comparison_input_rejects_a_level_twice_and_stray_lists(make_study: MakeInput) -> None:
+    data = json.loads(make_study(users=2).model_dump_json(by_alias=True))
+    twice = {**data, "levels": [data["levels"][0], data["levels"][0]]}
+    with pytest.raises(ValueError, match="levels lists OFF more than once"):
+        ComparisonInput.model_validate(twice)
+    stray = {**data, "levels": data["levels"][:1]}
+    with pytest.raises(ValueError, match="recommendations has lists for HIGH, LOW, MEDIUM"):
+        ComparisonInput.model_validate(stray)
+
+
+def test_a_run_with_no_level_outcome_still_reports(make_hand: MakeInput) -> None:
+    inp = make_hand(relevance={"OFF": 0.1}, business={}).model_copy(update={"levels": []})
+    report = build_report(inp)
+    assert report.levels == []
+    assert report.recommendation.sensitivity is None
+    assert report.cost.campaigns == []
+    assert "Recommended" not in render_html(report)

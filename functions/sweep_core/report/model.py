@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 from sweep_core.models import RecommendationPolicy, RunConfig, Sensitivity
@@ -89,6 +89,19 @@ class ComparisonInput(_Model):
         default_factory=dict,
         description="Software and service versions worth recording, e.g. objectiveSweep, recipe, endpoint.",
     )
+
+    @model_validator(mode="after")
+    def _one_outcome_per_level(self) -> ComparisonInput:
+        seen = [level.sensitivity for level in self.levels]
+        twice = sorted({s for s in seen if seen.count(s) > 1})
+        if twice:
+            raise ValueError(
+                f"levels lists {', '.join(twice)} more than once; give one outcome per sensitivity"
+            )
+        stray = sorted(set(self.recommendations) - set(seen))
+        if stray:
+            raise ValueError(f"recommendations has lists for {', '.join(stray)}, which is not in levels")
+        return self
 
 
 # ---------------------------------------------------------------------------------------------
