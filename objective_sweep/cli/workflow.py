@@ -1,10 +1,352 @@
-"""`sweep` subcommands for the workflow area."""
+"""`sweep` subcommands that run the workflow: demo, run, local up, retrain, cleanup and report. Each runs
+against a fresh local cloud, a running one (--endpoint) or a stack in AWS (--stack)."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
+import signal
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
+
+from sweep_core.errors import InvalidInputError
+from sweep_core.models import ALL_SENSITIVITIES, Sensitivity
+
+from objective_sweep.localcloud.runs import (
+    Deployment,
+    Follower,
+    RunError,
+    RunFiles,
+    build_config,
+    execution_history,
+    failure_cause,
+    fetch_report_files,
+    find_deployment,
+    find_started_execution,
+    start_console_run,
+    upload_run,
+    validate_locally,
+    write_results,
+)
+
+DEFAULT_STACK = "objective-sweep"
+DEMO_EXPERIMENT = "demo"
+
+
+def _sensitivities(text: str) -> list[Sensitivity]:
+    levels = [part.strip().upper() for part in text.split(",") if part.strip()]
+    unknown = [level for level in levels if level not in ALL_SENSITIVITIES]
+    if unknown or not levels:
+        raise argparse.ArgumentTypeError(
+            f"expected a comma-separated list of {','.join(ALL_SENSITIVITIES)}, got {text!r}"
+        )
+    return levels  # type: ignore[return-value]
+
+
+def _add_target_options(parser: argparse.ArgumentParser) -> None:
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--endpoint", metavar="URL", help="a running local cloud (`sweep local up` prints its URL)"
+    )
+    where.add_argument(
+        "--stack", metavar="NAME", help="a deployed stack in AWS (default credentials and region)"
+    )
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--sensitivities", type=_sensitivities, help="levels to train, e.g. OFF,HIGH (default all four)"
+    )
+    parser.add_argument(
+        "--keep", choices=("all", "recommended", "none"), help="campaigns left running (default all)"
+    )
+    parser.add_argument("--out", type=Path, help="results folder (default results/<experiment>/<execution>/)")
+    _add_target_options(parser)
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    """Add this area's subcommands (none yet)."""
+    """Add the workflow's subcommands."""
+    demo = subparsers.add_parser("demo", help="run a full sweep on a built-in or MovieLens dataset, locally")
+    demo.add_argument("--dataset", choices=("synthetic", "ml-100k", "ml-latest-small"), default="synthetic")
+    demo.add_argument(
+        "--data-dir", type=Path, help="MovieLens folder (u.data/u.item or ratings.csv/movies.csv)"
+    )
+    _add_run_options(demo)
+    demo.set_defaults(func=_demo)
+
+    run = subparsers.add_parser("run", help="sweep your own interactions and items")
+    run.add_argument("--interactions", type=Path, required=True, help="USER_ID,ITEM_ID,TIMESTAMP CSV")
+    run.add_argument(
+        "--items", type=Path, required=True, help="ITEM_ID plus the numeric objective column CSV"
+    )
+    run.add_argument("--titles", type=Path, help="ITEM_ID,TITLE CSV shown in the report only")
+    run.add_argument("--objective", help="numeric items column to optimise (default ROYALTY)")
+    run.add_argument("--experiment", default="sweep", help="experiment name; resources are named from it")
+    _add_run_options(run)
+    run.set_defaults(func=_run)
+
+    local = subparsers.add_parser("local", help="the local cloud")
+    local_commands = local.add_subparsers(dest="local_command", required=True, metavar="COMMAND")
+    up = local_commands.add_parser("up", help="keep a local cloud running until Ctrl-C; prints the exports")
+    up.set_defaults(func=_local_up)
+
+    retrain = subparsers.add_parser("retrain", help="fire the retraining schedule's input for an experiment")
+    retrain.add_argument("--experiment", required=True)
+    _add_target_options(retrain)
+    retrain.add_argument("--out", type=Path, help="results folder")
+    retrain.set_defaults(func=_retrain)
+
+    cleanup = subparsers.add_parser("cleanup", help="delete an experiment's Personalize resources")
+    cleanup.add_argument("--experiment", required=True)
+    _add_target_options(cleanup)
+    cleanup.set_defaults(func=_cleanup)
+
+    report = subparsers.add_parser("report", help="render a finished run's report in the terminal")
+    report.add_argument("source", help="an execution ARN, or a report.json file")
+    _add_target_options(report)
+    report.set_defaults(func=_report)
+
+
+# -- where a command runs --------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _deployment(args: argparse.Namespace, **cloud_options: Any) -> Iterator[Deployment]:
+    """The target of a command: AWS (--stack), a running local cloud (--endpoint) or a fresh one."""
+    if getattr(args, "stack", None):
+        yield find_deployment(args.stack)
+        return
+    if getattr(args, "endpoint", None):
+        personalize = _local_personalize_url(args.endpoint)
+        yield find_deployment(
+            DEFAULT_STACK, endpoint_url=args.endpoint, personalize_url=personalize, region="us-east-1"
+        )
+        return
+    from objective_sweep.localcloud import LocalCloud
+
+    print("starting the local cloud ...", flush=True)
+    with LocalCloud(**cloud_options) as cloud:
+        yield Deployment(
+            cloud.stack.bucket_name,
+            cloud.stack.state_machine_arn,
+            cloud.endpoint_url,
+            cloud.personalize_url,
+            "us-east-1",
+        )
+
+
+def _local_personalize_url(endpoint: str) -> str | None:
+    """A running local cloud stores its Personalize endpoint beside its stack (see LocalCloud)."""
+    import boto3
+
+    from objective_sweep.localcloud.cloud import personalize_parameter
+
+    ssm = boto3.client("ssm", endpoint_url=endpoint, region_name="us-east-1")
+    try:
+        value = ssm.get_parameter(Name=personalize_parameter(DEFAULT_STACK))["Parameter"]["Value"]
+    except ssm.exceptions.ParameterNotFound:
+        return None
+    return str(value)
+
+
+# -- demo and run ----------------------------------------------------------------------------------
+
+
+def _demo(args: argparse.Namespace) -> int:
+    with tempfile.TemporaryDirectory(prefix="objective-sweep-demo-") as scratch:
+        prepared = Path(scratch) / "data"
+        if args.dataset == "synthetic":
+            from objective_sweep.datasets.synthetic import DEMO, generate
+
+            dataset = generate(DEMO, prepared)
+        else:
+            if args.data_dir is None:
+                print(
+                    f"sweep demo --dataset {args.dataset} needs --data-dir with the MovieLens files",
+                    file=sys.stderr,
+                )
+                return 2
+            from objective_sweep.datasets.movielens import prepare
+
+            dataset = prepare(args.data_dir, prepared)
+        print(
+            f"dataset {args.dataset}: {dataset.interactions:,} interactions, {dataset.users:,} users, "
+            f"{dataset.items:,} items"
+        )
+        files = RunFiles(dataset.interactions_csv, dataset.items_csv, titles=dataset.titles_csv)
+        experiment = DEMO_EXPERIMENT if args.dataset == "synthetic" else f"demo-{args.dataset}"
+        return _sweep(args, files, experiment=experiment, objective=None)
+
+
+def _run(args: argparse.Namespace) -> int:
+    files = RunFiles(args.interactions, args.items, titles=args.titles)
+    return _sweep(args, files, experiment=args.experiment, objective=args.objective)
+
+
+def _sweep(args: argparse.Namespace, files: RunFiles, *, experiment: str, objective: str | None) -> int:
+    try:
+        config = build_config(
+            files,
+            experiment=experiment,
+            objective=objective,
+            sensitivities=args.sensitivities,
+            keep=args.keep,
+        )
+        validate_locally(config, files)
+    except InvalidInputError as error:
+        print("the input is not usable; nothing was uploaded:", file=sys.stderr)
+        print(str(error), file=sys.stderr)
+        return 2
+    except ValueError as error:
+        print(f"invalid run options: {error}", file=sys.stderr)
+        return 2
+    started = time.monotonic()
+    with _deployment(args) as deployment:
+        uploaded = upload_run(deployment, config, files)
+        print(f"uploaded s3://{deployment.bucket}/{uploaded.key}; waiting for the execution it starts")
+        execution_arn = find_started_execution(deployment, uploaded)
+        return _follow_and_collect(
+            deployment, execution_arn, experiment, list(config.sensitivities), args.out, started
+        )
+
+
+def _follow_and_collect(
+    deployment: Deployment,
+    execution_arn: str,
+    experiment: str,
+    levels: list[Sensitivity],
+    out: Path | None,
+    started: float,
+) -> int:
+    from sweep_core.report import Report, render_text
+
+    print(f"execution {execution_arn}")
+    described = Follower(deployment, execution_arn, experiment, levels, sys.stdout).follow()
+    history = execution_history(deployment, execution_arn)
+    folder = out or Path("results") / experiment / execution_arn.rsplit(":", 1)[1]
+    if described["status"] != "SUCCEEDED":
+        write_results(folder, {}, history)
+        print(f"the run {described['status']}: {failure_cause(described, history)}", file=sys.stderr)
+        print(f"history: {folder / 'history.json'}", file=sys.stderr)
+        return 1
+    files = fetch_report_files(deployment, experiment, execution_arn)
+    write_results(folder, files, history)
+    print()
+    print(render_text(Report.model_validate_json(files["report.json"])))
+    print(f"\nfinished in {time.monotonic() - started:.1f} s; results in {folder}/")
+    return 0
+
+
+# -- local up, retrain, cleanup, report ------------------------------------------------------------
+
+
+def _local_up(args: argparse.Namespace) -> int:
+    from objective_sweep.localcloud import LocalCloud
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with LocalCloud() as cloud:
+        for key, value in sorted(cloud.environment.items()):
+            print(f"export {key}={value}")
+        print(
+            f"# stack {cloud.stack_name}: bucket {cloud.stack.bucket_name}, "
+            f"state machine {cloud.stack.state_machine_arn}"
+        )
+        print(f"# e.g. sweep run --endpoint {cloud.endpoint_url} ...; Ctrl-C stops the cloud", flush=True)
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+    print("local cloud stopped", file=sys.stderr)
+    return 0
+
+
+def _retrain(args: argparse.Namespace) -> int:
+    from objective_sweep.localcloud import DEFAULT_TEMPLATE
+    from objective_sweep.localcloud.template import read_stack
+
+    schedules = [s for s in read_stack(DEFAULT_TEMPLATE).schedules if s.input]
+    if len(schedules) != 1:
+        print(
+            f"template.yaml declares {len(schedules)} schedules with an Input; expected one", file=sys.stderr
+        )
+        return 2
+    run_input = json.loads(str(schedules[0].input))
+    run_input["experiment"] = args.experiment
+    started = time.monotonic()
+    if not (args.endpoint or args.stack):
+        print(
+            "sweep retrain needs a running cloud: --endpoint URL (sweep local up) or --stack NAME",
+            file=sys.stderr,
+        )
+        return 2
+    with _deployment(args) as deployment:
+        execution_arn = start_console_run(deployment, run_input)
+        return _follow_and_collect(
+            deployment, execution_arn, args.experiment, list(ALL_SENSITIVITIES), args.out, started
+        )
+
+
+def _cleanup(args: argparse.Namespace) -> int:
+    raise NotImplementedError(
+        "sweep cleanup is waiting for the shared deletion operation in sweep_core (H3); not implemented yet"
+    )
+
+
+def _report(args: argparse.Namespace) -> int:
+    from sweep_core.report import Report, render_text
+
+    source = Path(args.source)
+    if source.is_file():
+        text = source.read_bytes()
+    elif args.source.startswith("arn:") and ":execution:" in args.source:
+        try:
+            with _existing_deployment(args) as deployment:
+                described = deployment.client("stepfunctions").describe_execution(executionArn=args.source)
+                if described["status"] != "SUCCEEDED":
+                    history = execution_history(deployment, args.source)
+                    print(
+                        f"the run {described['status']}: {failure_cause(described, history)}", file=sys.stderr
+                    )
+                    return 1
+                run_input = json.loads(described.get("input") or "{}")
+                experiment = _experiment_of(deployment, run_input, described)
+                text = fetch_report_files(deployment, experiment, args.source)["report.json"]
+        except RunError as error:
+            print(str(error), file=sys.stderr)
+            return 1
+    else:
+        print(
+            f"{args.source}: neither a report.json file nor a Step Functions execution ARN", file=sys.stderr
+        )
+        return 2
+    print(render_text(Report.model_validate_json(text)))
+    return 0
+
+
+@contextlib.contextmanager
+def _existing_deployment(args: argparse.Namespace) -> Iterator[Deployment]:
+    if not (args.endpoint or args.stack):
+        raise RunError("an execution ARN needs --endpoint URL (a running local cloud) or --stack NAME (AWS)")
+    with _deployment(args) as deployment:
+        yield deployment
+
+
+def _experiment_of(deployment: Deployment, run_input: dict[str, Any], described: dict[str, Any]) -> str:
+    """The experiment of a finished execution: from its output summary, else its input."""
+    output = json.loads(described.get("output") or "{}")
+    for candidate in (output, output.get("summary") or {}, run_input):
+        if isinstance(candidate, dict) and isinstance(candidate.get("experiment"), str):
+            return str(candidate["experiment"])
+    obj = ((run_input.get("detail") or {}).get("object") or {}) if isinstance(run_input, dict) else {}
+    key = str(obj.get("key", ""))
+    if key.startswith("experiments/") and key.count("/") >= 2:
+        return key.split("/")[1]
+    raise RunError(f"cannot tell the experiment of {described['executionArn']} from its input or output")

@@ -35,6 +35,11 @@ _MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"us
 _ACTIVE = threading.Lock()
 
 
+def personalize_parameter(stack_name: str) -> str:
+    """SSM parameter of a running local cloud that holds its Personalize endpoint URL."""
+    return f"/{stack_name}/local/personalize-endpoint"
+
+
 class LocalCloudError(Exception):
     """The local cloud could not start or stop cleanly; the message says which part and why."""
 
@@ -203,7 +208,9 @@ class LocalCloud:
                 "start the cloud with personalize=False to run without it"
             ) from error
         assert self.workdir is not None
-        self._personalize = LocalPersonalize(**self._personalize_options)
+        self._personalize = LocalPersonalize(
+            **{"s3_endpoint_url": self.endpoint_url, **self._personalize_options}
+        )
         self._personalize.start()
         self.personalize_url = str(self._personalize.url)
         self.environment["AWS_ENDPOINT_URL_PERSONALIZE"] = self.personalize_url
@@ -366,6 +373,11 @@ class LocalCloud:
             events.put_targets(Rule=rule.name, Targets=[target])
 
         self._create_stack_outputs()
+        if self.personalize_url:
+            # Clients given only --endpoint find the Personalize endpoint here (see runs.find_deployment).
+            self.client("ssm").put_parameter(
+                Name=personalize_parameter(self.stack_name), Type="String", Value=self.personalize_url
+            )
 
     def _create_stack_outputs(self) -> None:
         """Register the stack with CloudFormation so `--stack` clients find the bucket and state machine

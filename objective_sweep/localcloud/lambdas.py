@@ -130,6 +130,7 @@ class InProcessRuntime:
         self._saved_streams = (sys.stdout, sys.stderr)
         sys.stdout = _ThreadRoutedStream(sys.stdout, self._routing)
         sys.stderr = _ThreadRoutedStream(sys.stderr, self._routing)
+        self._cold_start()
         self._saved_invoke = LambdaSimpleBackend.__dict__["invoke"]
         runtime = self
 
@@ -167,13 +168,25 @@ class InProcessRuntime:
             with contextlib.suppress(ValueError):
                 sys.path.remove(code_dir)
         self._code_dirs.clear()
-        # A new local cloud imports the handlers afresh, like a new deployment gets cold starts.
-        for name in [name for name in sys.modules if name.startswith("_localcloud_fn_")]:
-            del sys.modules[name]
-        self._modules.clear()
+        self._cold_start()
         if self._log is not None:
             self._log.close()
             self._log = None
+
+    def _cold_start(self) -> None:
+        """Make the next invocation behave like one in a new deployment: handler modules are imported
+        again, and per-container caches of the shared code (functools caches holding settings and
+        clients, which point at the previous cloud's ports) are emptied."""
+        for name in [name for name in sys.modules if name.startswith("_localcloud_fn_")]:
+            del sys.modules[name]
+        self._modules.clear()
+        code_dirs = tuple(str(spec.code_dir) + os.sep for spec in self._specs.values())
+        for module in list(sys.modules.values()):
+            if not str(getattr(module, "__file__", "") or "").startswith(code_dirs):
+                continue
+            for value in list(vars(module).values()):
+                if callable(getattr(value, "cache_clear", None)) and hasattr(value, "cache_info"):
+                    value.cache_clear()
 
     def invoke(
         self, name: str, environment: dict[str, str], body: Any, response_headers: dict[str, str]

@@ -1,0 +1,338 @@
+"""Operating a deployed sweep through public AWS APIs only — the same code for the local cloud and for a
+stack in AWS: find the stack's bucket and state machine, upload a run, find the execution the upload
+started, follow it, and collect its report and history into a results folder."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import IO, Any, BinaryIO
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from sweep_core import names
+from sweep_core.models import RunConfig, Sensitivity
+
+RUN_FILE_NAME = "sweep.json"
+EXPERIMENTS_PREFIX = "experiments/"
+_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
+
+
+class RunError(Exception):
+    """The run could not be started, followed or collected; the message says what and why."""
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """Where a sweep runs: the stack's bucket and state machine, and how to reach them."""
+
+    bucket: str
+    state_machine_arn: str
+    endpoint_url: str | None = None
+    personalize_url: str | None = None
+    region: str | None = None
+
+    def client(self, service: str) -> Any:
+        endpoint = self.endpoint_url
+        if service in ("personalize", "personalize-runtime") and self.personalize_url:
+            endpoint = self.personalize_url
+        kwargs: dict[str, Any] = {"config": _CLIENT_CONFIG}
+        if endpoint:
+            kwargs["endpoint_url"] = endpoint
+        if self.region:
+            kwargs["region_name"] = self.region
+        return boto3.client(service, **kwargs)  # type: ignore[call-overload]
+
+
+def find_deployment(
+    stack_name: str,
+    *,
+    endpoint_url: str | None = None,
+    personalize_url: str | None = None,
+    region: str | None = None,
+) -> Deployment:
+    """Read the bucket and state machine from the stack's CloudFormation outputs."""
+    kwargs: dict[str, Any] = {"config": _CLIENT_CONFIG}
+    if endpoint_url:
+        kwargs["endpoint_url"] = endpoint_url
+    if region:
+        kwargs["region_name"] = region
+    cloudformation = boto3.client("cloudformation", **kwargs)
+    try:
+        stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
+    except ClientError as error:
+        raise RunError(f"stack {stack_name}: {error.response['Error']['Message']}") from error
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    machines = sorted(v for v in outputs.values() if v.startswith("arn:") and ":stateMachine:" in v)
+    buckets = sorted(v for k, v in outputs.items() if "bucket" in k.lower() and not v.startswith("arn:"))
+    if len(machines) != 1 or len(buckets) != 1:
+        raise RunError(
+            f"stack {stack_name}: expected one state machine ARN and one bucket name among its outputs, "
+            f"found {outputs}"
+        )
+    return Deployment(buckets[0], machines[0], endpoint_url, personalize_url, region)
+
+
+@dataclass(frozen=True)
+class RunFiles:
+    """The local files of one run; the run file names them relative to itself."""
+
+    interactions: Path
+    items: Path
+    titles: Path | None = None
+    users: Path | None = None
+
+    def by_name(self) -> dict[str, Path]:
+        """Upload name (relative to the run file) -> local path."""
+        named = {"interactions.csv": self.interactions, "items.csv": self.items}
+        if self.users:
+            named["users.csv"] = self.users
+        if self.titles:
+            named["titles.csv"] = self.titles
+        return named
+
+
+def build_config(files: RunFiles, **fields: Any) -> RunConfig:
+    """A RunConfig naming the files as the run file will find them (beside it in the bucket)."""
+    named = {path: name for name, path in files.by_name().items()}
+    paths: dict[str, Any] = {"interactions": named[files.interactions], "items": named[files.items]}
+    if files.users:
+        paths["users"] = named[files.users]
+    if files.titles:
+        paths["titles"] = named[files.titles]
+    return RunConfig.model_validate({**paths, **{k: v for k, v in fields.items() if v is not None}})
+
+
+def validate_locally(config: RunConfig, files: RunFiles) -> None:
+    """Run the workflow's own validation on the local files before anything is uploaded; raises
+    sweep_core.errors.InvalidInputError naming the file, line and fix."""
+    from sweep_core.validation import validate_inputs
+
+    local = files.by_name()
+
+    def open_binary(name: str) -> BinaryIO:
+        if name not in local:
+            raise FileNotFoundError(f"the run file names {name}, which is not one of the run's files")
+        return local[name].open("rb")
+
+    validate_inputs(config, open_binary)
+
+
+@dataclass(frozen=True)
+class UploadedRun:
+    """The run file as stored: its key and the version token the execution is named from."""
+
+    experiment: str
+    key: str
+    version_id: str | None
+    etag: str
+    uploaded_at: datetime
+
+
+def upload_run(deployment: Deployment, config: RunConfig, files: RunFiles) -> UploadedRun:
+    """Upload the data files, then the run file last, whose arrival starts the execution."""
+    s3 = deployment.client("s3")
+    prefix = f"{EXPERIMENTS_PREFIX}{config.experiment}/"
+    for name, path in files.by_name().items():
+        s3.upload_file(str(path), deployment.bucket, prefix + name)
+    key = prefix + RUN_FILE_NAME
+    started = datetime.now(UTC)
+    body = config.model_dump_json(by_alias=True, exclude_defaults=True, indent=2).encode("utf-8")
+    put = s3.put_object(Bucket=deployment.bucket, Key=key, Body=body, ContentType="application/json")
+    return UploadedRun(config.experiment, key, put.get("VersionId"), str(put["ETag"]).strip('"'), started)
+
+
+def _executions(deployment: Deployment, since: datetime) -> Iterator[dict[str, Any]]:
+    sfn = deployment.client("stepfunctions")
+    for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=deployment.state_machine_arn):
+        for execution in page["executions"]:
+            if execution["startDate"] >= since:
+                yield execution
+
+
+def find_started_execution(deployment: Deployment, uploaded: UploadedRun, *, timeout: float = 60.0) -> str:
+    """The execution whose input is the upload event of this run file version (EventBridge starts it
+    asynchronously, so it is looked for until `timeout`)."""
+    sfn = deployment.client("stepfunctions")
+    seen: set[str] = set()
+    deadline = time.monotonic() + timeout
+    # Clocks of the client and the service may differ by a little.
+    since = uploaded.uploaded_at - timedelta(minutes=5)
+    while time.monotonic() < deadline:
+        for execution in _executions(deployment, since):
+            arn = execution["executionArn"]
+            if arn in seen:
+                continue
+            seen.add(arn)
+            event = json.loads(sfn.describe_execution(executionArn=arn).get("input") or "{}")
+            obj = (event.get("detail") or {}).get("object") or {} if isinstance(event, dict) else {}
+            if obj.get("key") != uploaded.key:
+                continue
+            if (
+                obj.get("version-id", uploaded.version_id) == uploaded.version_id
+                or obj.get("etag") == uploaded.etag
+            ):
+                return str(arn)
+        time.sleep(0.2)
+    raise RunError(
+        f"uploading s3://{deployment.bucket}/{uploaded.key} started no execution within {timeout:.0f} s: "
+        "is the stack's EventBridge rule enabled and the bucket's EventBridge notification on?"
+    )
+
+
+def start_console_run(deployment: Deployment, run_input: dict[str, Any], name: str | None = None) -> str:
+    """StartExecution with a RunConfig (or a pointer to a run file), as the console would."""
+    kwargs: dict[str, Any] = {"stateMachineArn": deployment.state_machine_arn, "input": json.dumps(run_input)}
+    if name:
+        kwargs["name"] = name
+    return str(deployment.client("stepfunctions").start_execution(**kwargs)["executionArn"])
+
+
+# -- following an execution ------------------------------------------------------------------------
+
+
+def _level_stage(personalize: Any, experiment: str, level: Sensitivity) -> str:
+    """Where one level is, read from Personalize by the workflow's deterministic names."""
+    try:
+        solutions = personalize.list_solutions(maxResults=100)["solutions"]
+    except ClientError:
+        return "waiting"
+    solution_name = names.solution(experiment, level)
+    solution = next((s for s in solutions if s["name"] == solution_name), None)
+    if solution is None:
+        return "waiting for imports"
+    versions = personalize.list_solution_versions(solutionArn=solution["solutionArn"], maxResults=100)
+    summaries = sorted(versions.get("solutionVersions", []), key=lambda v: v["creationDateTime"])
+    if not summaries:
+        return "creating solution"
+    latest = summaries[-1]
+    status = latest["status"]
+    if status != "ACTIVE":
+        if "FAILED" in status:
+            reason = latest.get("failureReason") or personalize.describe_solution_version(
+                solutionVersionArn=latest["solutionVersionArn"]
+            )["solutionVersion"].get("failureReason", "")
+            return f"training failed: {reason}"
+        return f"training ({status})"
+    campaigns = personalize.list_campaigns(solutionArn=solution["solutionArn"], maxResults=100)["campaigns"]
+    campaign = next((c for c in campaigns if c["name"] == names.campaign(experiment, level)), None)
+    if campaign is None:
+        return "trained, deploying"
+    described = personalize.describe_campaign(campaignArn=campaign["campaignArn"])["campaign"]
+    update = described.get("latestCampaignUpdate") or {}
+    if update.get("status") and update["status"] != "ACTIVE":
+        return f"updating campaign ({update['status']})"
+    if described["status"] != "ACTIVE":
+        return f"deploying ({described['status']})"
+    return "campaign ACTIVE"
+
+
+@dataclass
+class Follower:
+    """Polls an execution until it ends, printing a line whenever the workflow or a level moves on."""
+
+    deployment: Deployment
+    execution_arn: str
+    experiment: str
+    levels: list[Sensitivity]
+    out: IO[str]
+    poll_seconds: float = 0.5
+    clock: Callable[[], float] = time.monotonic
+    _started: float = field(default=0.0, init=False)
+    _last: dict[str, str] = field(default_factory=dict, init=False)
+
+    def _say(self, subject: str, text: str) -> None:
+        if self._last.get(subject) == text:
+            return
+        self._last[subject] = text
+        self.out.write(f"[{self.clock() - self._started:6.1f}s] {subject:<9} {text}\n")
+        self.out.flush()
+
+    def follow(self) -> dict[str, Any]:
+        sfn = self.deployment.client("stepfunctions")
+        personalize = self.deployment.client("personalize")
+        self._started = self.clock()
+        while True:
+            described = sfn.describe_execution(executionArn=self.execution_arn)
+            if described["status"] != "RUNNING":
+                self._say("workflow", described["status"])
+                return dict(described)
+            recent = sfn.get_execution_history(
+                executionArn=self.execution_arn, reverseOrder=True, maxResults=25
+            )
+            entered = [
+                e["stateEnteredEventDetails"]["name"]
+                for e in recent["events"]
+                if "stateEnteredEventDetails" in e
+            ]
+            if entered:
+                self._say("workflow", entered[0])
+            for level in self.levels:
+                try:
+                    self._say(level, _level_stage(personalize, self.experiment, level))
+                except ClientError as error:
+                    self._say(level, f"(status unavailable: {error.response['Error']['Code']})")
+            time.sleep(self.poll_seconds)
+
+
+# -- collecting the results ------------------------------------------------------------------------
+
+
+def execution_history(deployment: Deployment, execution_arn: str) -> list[dict[str, Any]]:
+    sfn = deployment.client("stepfunctions")
+    events: list[dict[str, Any]] = []
+    for page in sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
+        events.extend(page["events"])
+    return events
+
+
+def failure_cause(described: dict[str, Any], history: list[dict[str, Any]]) -> str:
+    """The execution's own error and cause, else the last failure event's."""
+    error, cause = described.get("error"), described.get("cause")
+    if not error:
+        for event in reversed(history):
+            details = next((v for k, v in event.items() if k.endswith("FailedEventDetails")), None)
+            if details:
+                error, cause = details.get("error"), details.get("cause")
+                break
+    return f"{error or described['status']}: {cause or 'no cause recorded'}"
+
+
+def report_prefix_of(experiment: str, execution_arn: str) -> str:
+    return names.report_prefix(experiment, execution_arn.rsplit(":", 1)[1])
+
+
+def fetch_report_files(deployment: Deployment, experiment: str, execution_arn: str) -> dict[str, bytes]:
+    """report.json/.md/.html written by CompareSolutions under reports/<experiment>/<execution>/."""
+    s3 = deployment.client("s3")
+    prefix = report_prefix_of(experiment, execution_arn)
+    found: dict[str, bytes] = {}
+    for name in ("report.json", "report.md", "report.html"):
+        try:
+            found[name] = s3.get_object(Bucket=deployment.bucket, Key=prefix + name)["Body"].read()
+        except ClientError as error:
+            if error.response["Error"]["Code"] not in ("NoSuchKey", "404"):
+                raise
+    if "report.json" not in found:
+        raise RunError(f"the run succeeded but s3://{deployment.bucket}/{prefix}report.json does not exist")
+    return found
+
+
+def write_results(folder: Path, files: dict[str, bytes], history: list[dict[str, Any]]) -> None:
+    """Write the report files and history.json, rendering report.md/.html from report.json if the
+    workflow did not store them."""
+    from sweep_core.report import Report, render_html, render_markdown
+
+    folder.mkdir(parents=True, exist_ok=True)
+    report = Report.model_validate_json(files["report.json"]) if "report.json" in files else None
+    if report is not None:
+        files.setdefault("report.md", render_markdown(report).encode("utf-8"))
+        files.setdefault("report.html", render_html(report).encode("utf-8"))
+    for name, body in files.items():
+        (folder / name).write_bytes(body)
+    (folder / "history.json").write_text(json.dumps(history, indent=2, default=str), encoding="utf-8")
