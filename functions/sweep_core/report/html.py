@@ -69,8 +69,8 @@ td.cause { max-width: 640px; white-space: pre-wrap; word-break: break-word; text
 .list table { border: 0; width: 100%; }
 .list td { padding: 3px 6px; font-size: 12px; }
 .list td.title { text-align: left; word-break: break-word; }
-tr.new td { background: #ecfdf5; }
-tr.moved td { background: #fffbeb; }
+tr.new td { background: #d1fae5; }
+tr.moved td { background: #fef3c7; }
 tr.dropped td { color: var(--muted); text-decoration: line-through; }
 .badge { font-size: 11px; color: var(--muted); white-space: nowrap; }
 tr.new .badge { color: var(--good); font-weight: 600; }
@@ -387,6 +387,10 @@ def _policy_table(report: Report) -> str:
     )
 
 
+def _class(css: str) -> str:
+    return f' class="{css}"' if css else ""
+
+
 def _list_rows(lst: SampleList, dropped: set[str]) -> str:
     rows = []
     for item in lst.items:
@@ -403,7 +407,7 @@ def _list_rows(lst: SampleList, dropped: set[str]) -> str:
         else:
             css, badge = "", ""
         rows.append(
-            f'<tr class="{css}"><td>{item.rank}</td><td class="title">{_e(item.title)}</td>'
+            f'<tr{_class(css)}><td>{item.rank}</td><td class="title">{_e(item.title)}</td>'
             f'<td>{_e(number(item.objective))}</td><td class="badge">{badge}</td></tr>'
         )
     return "".join(rows)
