@@ -1,4 +1,4 @@
-"""Fault injection for tests: make named resources fail, throttle operations, slow training.
+"""Fault injection for tests: make named resources fail, throttle operations, slow down work.
 
 Rules come from `LocalPersonalize(faults=...)` or `POST /_local/faults` as JSON (documented in
 docs/local-personalize.md); they are matched by resource name with shell-style globs."""
@@ -33,6 +33,7 @@ class _Throttle:
 
 @dataclass
 class _Slow:
+    resource: str
     name: str
     seconds: float
 
@@ -48,15 +49,19 @@ class Faults:
 
     def add(self, rules: dict[str, Any]) -> None:
         """Add rules: {"fail": [{"resource", "name", "reason"}], "throttle": [{"operation", "count",
-        "error"}], "slowTraining": [{"name", "seconds"}]}; raises InvalidInputException on a bad rule."""
+        "error"}], "slow": [{"resource", "name", "seconds"}], "slowTraining": [{"name", "seconds"}]};
+        raises InvalidInputException on a bad rule."""
         if not isinstance(rules, dict):
-            raise invalid("faults must be a JSON object with fail, throttle and/or slowTraining lists")
-        unknown = sorted(set(rules) - {"fail", "throttle", "slowTraining"})
+            raise invalid("faults must be a JSON object with fail, throttle, slow and/or slowTraining lists")
+        unknown = sorted(set(rules) - {"fail", "throttle", "slow", "slowTraining"})
         if unknown:
-            raise invalid(f"unknown fault kind(s) {', '.join(unknown)}; use fail, throttle or slowTraining")
+            raise invalid(
+                f"unknown fault kind(s) {', '.join(unknown)}; use fail, throttle, slow or slowTraining"
+            )
         failures = [self._failure(r) for r in _rule_list(rules, "fail")]
         throttles = [self._throttle(r) for r in _rule_list(rules, "throttle")]
-        slow = [self._slowdown(r) for r in _rule_list(rules, "slowTraining")]
+        slow = [self._slowdown(r, r.get("resource", "solutionVersion")) for r in _rule_list(rules, "slow")]
+        slow += [self._slowdown(r, "solutionVersion") for r in _rule_list(rules, "slowTraining")]
         with self._lock:
             self._failures.extend(failures)
             self._throttles.extend(throttles)
@@ -76,14 +81,12 @@ class Faults:
                     {"operation": t.operation, "count": t.remaining, "error": t.error}
                     for t in self._throttles
                 ],
-                "slowTraining": [vars(s).copy() for s in self._slow],
+                "slow": [vars(s).copy() for s in self._slow],
             }
 
     @staticmethod
     def _failure(rule: dict[str, Any]) -> _Failure:
-        resource = rule.get("resource", "solutionVersion")
-        if resource not in FAILABLE:
-            raise invalid(f"fail.resource {resource!r} is not one of {', '.join(FAILABLE)}")
+        resource = _resource(rule, "fail")
         name = _string(rule, "name", "fail")
         reason = rule.get("reason", f"Injected failure for {resource} {name}")
         return _Failure(resource, name, str(reason))
@@ -100,11 +103,11 @@ class Faults:
         return _Throttle(operation, count, error)
 
     @staticmethod
-    def _slowdown(rule: dict[str, Any]) -> _Slow:
+    def _slowdown(rule: dict[str, Any], resource: str) -> _Slow:
         seconds = rule.get("seconds")
         if not isinstance(seconds, int | float) or seconds < 0:
-            raise invalid("slowTraining.seconds must be a non-negative number")
-        return _Slow(str(rule.get("name", "*")), float(seconds))
+            raise invalid("slow.seconds must be a non-negative number")
+        return _Slow(_resource({"resource": resource}, "slow"), str(rule.get("name", "*")), float(seconds))
 
     def check_throttle(self, operation: str) -> None:
         """Raise the configured throttling error if this call is one of the N to reject."""
@@ -124,9 +127,14 @@ class Faults:
                     return rule.reason
         return None
 
-    def training_delay(self, names: tuple[str, ...]) -> float:
+    def delay(self, resource: str, names: tuple[str, ...]) -> float:
+        """Extra seconds a matching resource spends in CREATE IN_PROGRESS."""
         with self._lock:
-            return sum(s.seconds for s in self._slow if any(fnmatch.fnmatchcase(n, s.name) for n in names))
+            return sum(
+                s.seconds
+                for s in self._slow
+                if s.resource == resource and any(fnmatch.fnmatchcase(n, s.name) for n in names)
+            )
 
 
 def _rule_list(rules: dict[str, Any], kind: str) -> list[dict[str, Any]]:
@@ -136,6 +144,13 @@ def _rule_list(rules: dict[str, Any], kind: str) -> list[dict[str, Any]]:
     if not isinstance(value, list) or not all(isinstance(r, dict) for r in value):
         raise invalid(f"faults.{kind} must be a list of objects")
     return value
+
+
+def _resource(rule: dict[str, Any], kind: str) -> str:
+    resource = rule.get("resource", "solutionVersion")
+    if resource not in FAILABLE:
+        raise invalid(f"{kind}.resource {resource!r} is not one of {', '.join(FAILABLE)}")
+    return str(resource)
 
 
 def _string(rule: dict[str, Any], key: str, kind: str) -> str:

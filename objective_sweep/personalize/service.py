@@ -238,6 +238,9 @@ class PersonalizeService:
                     return
                 self._update(status_holder, status=IN_PROGRESS)
             try:
+                delay = self.faults.delay(resource, names)
+                if delay and self._stopping.wait(delay):
+                    return
                 reason = self.faults.failure_for(resource, names)
                 if reason:
                     raise _JobFailure(reason)
@@ -740,9 +743,6 @@ class PersonalizeService:
 
         def work() -> None:
             started = time.perf_counter()
-            delay = self.faults.training_delay(names)
-            if delay and self._stopping.wait(delay):
-                raise _JobFailure("The local endpoint stopped during training.")
             model = self._train(solution, base_arn)
             with self._lock:
                 self._models[arn] = model

@@ -1,0 +1,337 @@
+"""Fixtures for the local Personalize tests: a moto S3 server, running endpoints, boto3 clients that
+check every response against botocore's output shapes, and small deterministic data in S3."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.validate import ParamValidator
+from moto.server import ThreadedMotoServer
+
+from objective_sweep.personalize.server import LocalPersonalize
+
+BUCKET = "personalize-tests"
+ROYALTIES = [0, 0.005, 0.01, 0.015, 0.02, 0.025, 0.05, 0.10]
+INTERACTIONS_SCHEMA = json.dumps(
+    {
+        "type": "record",
+        "name": "Interactions",
+        "namespace": "com.amazonaws.personalize.schema",
+        "fields": [
+            {"name": "USER_ID", "type": "string"},
+            {"name": "ITEM_ID", "type": "string"},
+            {"name": "TIMESTAMP", "type": "long"},
+        ],
+        "version": "1.0",
+    }
+)
+ITEMS_SCHEMA = json.dumps(
+    {
+        "type": "record",
+        "name": "Items",
+        "namespace": "com.amazonaws.personalize.schema",
+        "fields": [
+            {"name": "ITEM_ID", "type": "string"},
+            {"name": "ROYALTY", "type": "float"},
+            {"name": "GENRE", "type": ["null", "string"], "categorical": True},
+        ],
+        "version": "1.0",
+    }
+)
+RECIPE = "arn:aws:personalize:::recipe/aws-user-personalization"
+ROLE = "arn:aws:iam::123456789012:role/PersonalizeS3"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _aws_environment() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }.items():
+            patch.setenv(key, value)
+        for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_PERSONALIZE"):
+            patch.delenv(key, raising=False)
+        yield
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    boto3.client("s3", endpoint_url=url).create_bucket(Bucket=BUCKET)
+    yield url
+    server.stop()
+
+
+def synthetic_interactions(users: int = 60, items: int = 90, per_user: int = 25) -> str:
+    """A deterministic CSV of users who prefer one of three item clusters."""
+    rng = random.Random(7)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["USER_ID", "ITEM_ID", "TIMESTAMP"])
+    for user in range(users):
+        cluster = user % 3
+        liked = [i for i in range(items) if i % 3 == cluster]
+        others = [i for i in range(items) if i % 3 != cluster]
+        chosen = rng.sample(liked, per_user - 5) + rng.sample(others, 5)
+        for step, item in enumerate(chosen):
+            writer.writerow([f"u{user}", f"i{item}", 1_600_000_000 + user * 1000 + step])
+    return out.getvalue()
+
+
+def synthetic_items(items: int = 90) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["ITEM_ID", "ROYALTY", "GENRE"])
+    for item in range(items):
+        writer.writerow([f"i{item}", -ROYALTIES[item % 8], "" if item % 5 == 0 else f"G{item % 3}"])
+    return out.getvalue()
+
+
+@pytest.fixture(scope="session")
+def s3_data(s3_endpoint: str) -> dict[str, str]:
+    """Uploads small good and bad files; returns name -> s3:// URI."""
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint)
+    files = {
+        "interactions": synthetic_interactions(),
+        "items": synthetic_items(),
+        "few": synthetic_interactions(users=20, per_user=10),
+        "bad-timestamp": "USER_ID,ITEM_ID,TIMESTAMP\nu1,i1,1600000000\nu1,i2,yesterday\n",
+        "missing-column": "USER_ID,ITEM_ID\nu1,i1\n",
+    }
+    for name, body in files.items():
+        s3.put_object(Bucket=BUCKET, Key=f"data/{name}.csv", Body=body.encode())
+    return {name: f"s3://{BUCKET}/data/{name}.csv" for name in files}
+
+
+@dataclass
+class ShapeChecker:
+    """Validates every successful response, raw and parsed, with botocore's own ParamValidator."""
+
+    checked: set[str] = field(default_factory=set)
+    problems: list[str] = field(default_factory=list)
+
+    def attach(self, client: Any) -> Any:
+        client.meta.events.register("after-call", self._after_call)
+        return client
+
+    def _after_call(self, http_response: Any, parsed: dict[str, Any], model: Any, **_: Any) -> None:
+        if http_response.status_code != 200:
+            return
+        raw = json.loads(http_response.content or b"{}")
+        parsed_body = {k: v for k, v in parsed.items() if k != "ResponseMetadata"}
+        for label, body in (("raw JSON", raw), ("parsed", parsed_body)):
+            if model.output_shape is None:
+                if body:
+                    self.problems.append(
+                        f"{model.name} ({label}): body {body} for an operation without output"
+                    )
+                continue
+            report = ParamValidator().validate(body, model.output_shape)
+            if report.has_errors():
+                self.problems.append(f"{model.name} ({label}): {report.generate_report()}")
+        self.checked.add(model.name)
+
+
+@dataclass
+class Clients:
+    personalize: Any
+    runtime: Any
+    checker: ShapeChecker
+
+
+def make_clients(url: str, checker: ShapeChecker | None = None, region: str = "us-east-1") -> Clients:
+    checker = checker or ShapeChecker()
+    # No retries: tests must see throttling and quota errors as the service sends them.
+    config = Config(retries={"mode": "standard", "max_attempts": 1}, region_name=region)
+    return Clients(
+        personalize=checker.attach(boto3.client("personalize", endpoint_url=url, config=config)),
+        runtime=checker.attach(boto3.client("personalize-runtime", endpoint_url=url, config=config)),
+        checker=checker,
+    )
+
+
+@pytest.fixture(scope="module")
+def endpoint(s3_endpoint: str) -> Iterator[LocalPersonalize]:
+    with LocalPersonalize(port=0, s3_endpoint_url=s3_endpoint, status_delay=0.02) as local:
+        yield local
+
+
+@pytest.fixture(scope="module")
+def clients(endpoint: LocalPersonalize) -> Clients:
+    return make_clients(endpoint.url)
+
+
+Waiter = Callable[..., dict[str, Any]]
+
+
+def wait_until(
+    describe: Callable[..., dict[str, Any]],
+    key: str,
+    done: tuple[str, ...] = ("ACTIVE", "CREATE FAILED"),
+    timeout: float = 120,
+    **arguments: str,
+) -> dict[str, Any]:
+    """Poll a Describe call until the resource (or its `key` path) reaches a final status."""
+    deadline = time.monotonic() + timeout
+    while True:
+        record = describe(**arguments)
+        for part in key.split("."):
+            record = record[part]
+        if record["status"] in done:
+            return record
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{key} still {record['status']} after {timeout} s")
+        time.sleep(0.02)
+
+
+@dataclass
+class Group:
+    """A dataset group with interactions (and items) imported and ACTIVE."""
+
+    arn: str
+    interactions: str
+    items: str | None
+
+
+def build_group(
+    clients: Clients, name: str, interactions_uri: str, items_uri: str | None, wait: bool = True
+) -> Group:
+    p = clients.personalize
+    group = p.create_dataset_group(name=name)["datasetGroupArn"]
+    wait_until(p.describe_dataset_group, "datasetGroup", datasetGroupArn=group)
+    schemas = {
+        kind: p.create_schema(name=f"{name}-{kind.lower()}", schema=text)["schemaArn"]
+        for kind, text in (("Interactions", INTERACTIONS_SCHEMA), ("Items", ITEMS_SCHEMA))
+    }
+    uris = {"Interactions": interactions_uri, "Items": items_uri}
+    datasets: dict[str, str] = {}
+    for kind, uri in uris.items():
+        if uri is None:
+            continue
+        datasets[kind] = p.create_dataset(
+            name=f"{name}-{kind.lower()}", schemaArn=schemas[kind], datasetGroupArn=group, datasetType=kind
+        )["datasetArn"]
+    jobs = []
+    for kind, dataset in datasets.items():
+        wait_until(p.describe_dataset, "dataset", datasetArn=dataset)
+        jobs.append(
+            p.create_dataset_import_job(
+                jobName=f"{name}-{kind.lower()}-import",
+                datasetArn=dataset,
+                dataSource={"dataLocation": uris[kind]},
+                roleArn=ROLE,
+            )["datasetImportJobArn"]
+        )
+    if wait:
+        for job in jobs:
+            record = wait_until(p.describe_dataset_import_job, "datasetImportJob", datasetImportJobArn=job)
+            assert record["status"] == "ACTIVE", record.get("failureReason")
+    return Group(group, datasets["Interactions"], datasets.get("Items"))
+
+
+def train(clients: Clients, group: Group, name: str, sensitivity: str | None = "OFF", **solution: Any) -> str:
+    """Create a solution and one ACTIVE solution version; returns the version ARN."""
+    p = clients.personalize
+    config = solution.pop("solutionConfig", {})
+    if sensitivity is not None:
+        config["optimizationObjective"] = {"itemAttribute": "ROYALTY", "objectiveSensitivity": sensitivity}
+    solution_arn = p.create_solution(
+        name=name,
+        datasetGroupArn=group.arn,
+        recipeArn=solution.pop("recipeArn", RECIPE),
+        performAutoTraining=solution.pop("performAutoTraining", False),
+        solutionConfig=config,
+        **solution,
+    )["solutionArn"]
+    wait_until(p.describe_solution, "solution", solutionArn=solution_arn)
+    version = p.create_solution_version(solutionArn=solution_arn)["solutionVersionArn"]
+    record = wait_until(p.describe_solution_version, "solutionVersion", solutionVersionArn=version)
+    assert record["status"] == "ACTIVE", record.get("failureReason")
+    return str(version)
+
+
+def deploy(clients: Clients, name: str, version: str) -> str:
+    p = clients.personalize
+    campaign = p.create_campaign(name=name, solutionVersionArn=version, minProvisionedTPS=1)["campaignArn"]
+    record = wait_until(p.describe_campaign, "campaign", campaignArn=campaign)
+    assert record["status"] == "ACTIVE", record.get("failureReason")
+    return str(campaign)
+
+
+class Kit:
+    """The helpers above, handed to tests as a fixture (test modules do not import conftest)."""
+
+    wait_until = staticmethod(wait_until)
+    build_group = staticmethod(build_group)
+    train = staticmethod(train)
+    deploy = staticmethod(deploy)
+    make_clients = staticmethod(make_clients)
+    synthetic_interactions = staticmethod(synthetic_interactions)
+    bucket = BUCKET
+    recipe = RECIPE
+    role = ROLE
+    interactions_schema = INTERACTIONS_SCHEMA
+    items_schema = ITEMS_SCHEMA
+
+
+@pytest.fixture(scope="session")
+def kit() -> type[Kit]:
+    return Kit
+
+
+MOVIELENS = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "ml-latest-small"
+
+
+@dataclass(frozen=True)
+class MovieLensInS3:
+    interactions: str
+    items: str
+    interactions_schema: str
+    items_schema: str
+    objective: dict[str, float]
+    users: tuple[str, ...]
+
+
+@pytest.fixture(scope="session")
+def movielens(s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> MovieLensInS3:
+    """ml-latest-small prepared the study's way (H2's preparation), uploaded to the moto S3."""
+    from objective_sweep.datasets import prepared
+    from objective_sweep.datasets.movielens import prepare
+
+    if not MOVIELENS.is_dir():
+        raise AssertionError(
+            f"{MOVIELENS} is missing: the end-to-end tests need the MovieLens latest-small files"
+        )
+    folder = prepare(MOVIELENS, tmp_path_factory.mktemp("ml-latest-small")).path
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint)
+    for name in (prepared.INTERACTIONS_FILE, prepared.ITEMS_FILE):
+        s3.upload_file(str(folder / name), BUCKET, f"ml-latest-small/{name}")
+    with (folder / prepared.ITEMS_FILE).open() as items:
+        objective = {row["ITEM_ID"]: float(row[prepared.OBJECTIVE]) for row in csv.DictReader(items)}
+    with (folder / prepared.INTERACTIONS_FILE).open() as interactions:
+        users = tuple(sorted({row["USER_ID"] for row in csv.DictReader(interactions)}, key=int))
+    return MovieLensInS3(
+        interactions=f"s3://{BUCKET}/ml-latest-small/{prepared.INTERACTIONS_FILE}",
+        items=f"s3://{BUCKET}/ml-latest-small/{prepared.ITEMS_FILE}",
+        interactions_schema=(folder / prepared.INTERACTIONS_SCHEMA_FILE).read_text(),
+        items_schema=(folder / prepared.ITEMS_SCHEMA_FILE).read_text(),
+        objective=objective,
+        users=users,
+    )
