@@ -17,8 +17,8 @@ from sweep_core.report import (
     render_text,
     summary,
 )
-from sweep_core.report.html import _Point, frontier
 from sweep_core.report.model import ComparisonInput, LevelOutcome
+from sweep_core.report.page import _Point, frontier
 
 MakeInput = Callable[..., ComparisonInput]
 MakeLevel = Callable[..., LevelOutcome]

@@ -2,9 +2,9 @@
 renderings as Markdown, HTML, terminal text and the short SNS/execution summary."""
 
 from sweep_core.report.build import build_report
-from sweep_core.report.html import render_html
 from sweep_core.report.markdown import render_markdown
 from sweep_core.report.model import ComparisonInput, Report
+from sweep_core.report.page import render_html
 from sweep_core.report.summary import execution_summary, summary
 from sweep_core.report.text import render_text
 
