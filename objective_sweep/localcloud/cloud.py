@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
 import os
 import socket
 import tempfile
@@ -139,6 +140,8 @@ class LocalCloud:
         self.personalize_url = ""
         self.environment: dict[str, str] = {}
         self._owns_lock = False
+        self._moto_log_handler: logging.Handler | None = None
+        self._moto_log_saved = True
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -188,6 +191,7 @@ class LocalCloud:
             self._start_personalize()
         self._set_environ({**self.environment, **process_only})
         self._time_scale.install()
+        self._capture_moto_log(self.workdir / "moto.log")
         lambda_env = {
             **self.environment,
             # No X-Ray daemon or CloudWatch agent locally: traces off, metrics still rendered as EMF.
@@ -239,6 +243,7 @@ class LocalCloud:
         self._bridge = None
         self._runtime = None
         self._time_scale.uninstall()
+        self._release_moto_log()
         self._restore_environ()
         leftover = self._wait_for_threads(join_timeout)
         if leftover:
@@ -262,6 +267,24 @@ class LocalCloud:
             ):
                 for execution in page["executions"]:
                     sfn.stop_execution(executionArn=execution["executionArn"], cause="local cloud stopped")
+
+    def _capture_moto_log(self, path: Path) -> None:
+        """moto's interpreter logs every failed task (a level failing on purpose, a Catch) at ERROR
+        level; that belongs beside lambda.log, not in the terminal (the history holds the causes)."""
+        moto_logger = logging.getLogger("moto")
+        self._moto_log_handler = logging.FileHandler(path, encoding="utf-8")
+        self._moto_log_saved = moto_logger.propagate
+        moto_logger.addHandler(self._moto_log_handler)
+        moto_logger.propagate = False
+
+    def _release_moto_log(self) -> None:
+        if self._moto_log_handler is None:
+            return
+        moto_logger = logging.getLogger("moto")
+        moto_logger.removeHandler(self._moto_log_handler)
+        moto_logger.propagate = self._moto_log_saved
+        self._moto_log_handler.close()
+        self._moto_log_handler = None
 
     def _wait_for_threads(self, timeout: float) -> list[threading.Thread]:
         deadline = time.monotonic() + timeout
