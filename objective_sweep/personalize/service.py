@@ -216,6 +216,22 @@ class PersonalizeService:
         """Let a status be observable for a moment; False once the server is stopping."""
         return not self._stopping.wait(self._delay)
 
+    def _hold(self, record: dict[str, Any], seconds: float) -> bool:
+        """Keep a job in progress for an injected delay; ends early when the caller stops the job.
+        False once the server is stopping."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0 and record["status"] != STOPPING:
+            if self._stopping.wait(min(left, 0.05)):
+                return False
+        return True
+
+    def _stopped_by_caller(self, record: dict[str, Any]) -> bool:
+        with self._lock:
+            if record["status"] != STOPPING:
+                return False
+            self._update(record, status=STOPPED)
+            return True
+
     def _progress(
         self,
         record: dict[str, Any],
@@ -234,12 +250,13 @@ class PersonalizeService:
             if not self._pause():
                 return
             with self._lock:
-                if status_holder["status"] != PENDING:
+                if self._stopped_by_caller(status_holder) or status_holder["status"] != PENDING:
                     return
                 self._update(status_holder, status=IN_PROGRESS)
             try:
-                delay = self.faults.delay(resource, names)
-                if delay and self._stopping.wait(delay):
+                if not self._hold(status_holder, self.faults.delay(resource, names)):
+                    return
+                if self._stopped_by_caller(status_holder):
                     return
                 reason = self.faults.failure_for(resource, names)
                 if reason:
@@ -249,8 +266,7 @@ class PersonalizeService:
                 if not self._pause():
                     return
                 with self._lock:
-                    if status_holder["status"] == STOPPING:
-                        self._update(status_holder, status=STOPPED)
+                    if self._stopped_by_caller(status_holder):
                         return
                     self._update(status_holder, status=ACTIVE)
                     if on_active is not None:

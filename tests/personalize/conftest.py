@@ -4,10 +4,12 @@ check every response against botocore's output shapes, and small deterministic d
 from __future__ import annotations
 
 import csv
+import http.client
 import io
 import json
 import random
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,7 +161,7 @@ class Clients:
 def make_clients(url: str, checker: ShapeChecker | None = None, region: str = "us-east-1") -> Clients:
     checker = checker or ShapeChecker()
     # No retries: tests must see throttling and quota errors as the service sends them.
-    config = Config(retries={"mode": "standard", "max_attempts": 1}, region_name=region)
+    config = Config(retries={"mode": "standard", "total_max_attempts": 1}, region_name=region)
     return Clients(
         personalize=checker.attach(boto3.client("personalize", endpoint_url=url, config=config)),
         runtime=checker.attach(boto3.client("personalize-runtime", endpoint_url=url, config=config)),
@@ -275,6 +277,21 @@ def deploy(clients: Clients, name: str, version: str) -> str:
     return str(campaign)
 
 
+def admin(url: str, method: str, body: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
+    """Call the endpoint's fault admin route; returns the status and the JSON answer."""
+    parsed = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(parsed.hostname or "127.0.0.1", parsed.port, timeout=10)
+    try:
+        payload = json.dumps(body).encode() if body is not None else None
+        connection.request(
+            method, "/_local/faults", body=payload, headers={"Content-Type": "application/json"}
+        )
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()
+
+
 class Kit:
     """The helpers above, handed to tests as a fixture (test modules do not import conftest)."""
 
@@ -283,6 +300,7 @@ class Kit:
     train = staticmethod(train)
     deploy = staticmethod(deploy)
     make_clients = staticmethod(make_clients)
+    admin = staticmethod(admin)
     synthetic_interactions = staticmethod(synthetic_interactions)
     bucket = BUCKET
     recipe = RECIPE

@@ -116,6 +116,10 @@ def test_every_operation_answers_botocore_output_shapes(
         == "CREATE STOPPING"
     )
     endpoint.faults.clear()
+    stopped = kit.wait_until(
+        p.describe_solution_version, "solutionVersion", done=("CREATE STOPPED",), solutionVersionArn=to_stop
+    )
+    assert "trainingHours" not in stopped
 
     for arn in (campaign, ranking_campaign):
         p.delete_campaign(campaignArn=arn)

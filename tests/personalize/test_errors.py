@@ -1,0 +1,315 @@
+"""Every exception path of the local Personalize, as boto3 sees it over HTTP: validation, missing and
+duplicate resources, resources in use, quotas, tags, paging tokens, bad data and injected faults."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from objective_sweep.personalize.server import LocalPersonalize
+
+UNKNOWN_GROUP = "arn:aws:personalize:us-east-1:123456789012:dataset-group/nope"
+
+
+@pytest.fixture(scope="module")
+def trained(endpoint: LocalPersonalize, s3_data: dict[str, str], kit: Any) -> dict[str, str]:
+    """One dataset group with an ACTIVE version and campaign, shared by the tests below."""
+    clients = kit.make_clients(endpoint.url)
+    group = kit.build_group(clients, "errors", s3_data["interactions"], s3_data["items"])
+    version = kit.train(clients, group, "errors-off", "OFF")
+    campaign = kit.deploy(clients, "errors-off", version)
+    return {
+        "group": group.arn,
+        "version": version,
+        "solution": version.rsplit("/", 1)[0],
+        "campaign": campaign,
+    }
+
+
+def test_requests_breaking_the_model_constraints_are_invalid_input(clients: Any) -> None:
+    p = clients.personalize
+    with pytest.raises(p.exceptions.InvalidInputException, match="regular expression pattern"):
+        p.create_dataset_group(name="-starts-with-dash")
+    with pytest.raises(p.exceptions.InvalidInputException, match="less than or equal to 63"):
+        p.create_dataset_group(name="x" * 64)
+    with pytest.raises(p.exceptions.InvalidInputException, match="not valid JSON"):
+        p.create_schema(name="broken", schema="{not json")
+    with pytest.raises(p.exceptions.InvalidInputException, match="must be an Avro record"):
+        p.create_schema(name="broken", schema='{"type": "enum"}')
+
+
+def test_unknown_resources_are_not_found(clients: Any) -> None:
+    p, rt = clients.personalize, clients.runtime
+    with pytest.raises(p.exceptions.ResourceNotFoundException, match="dataset-group/nope"):
+        p.describe_dataset_group(datasetGroupArn=UNKNOWN_GROUP)
+    with pytest.raises(p.exceptions.ResourceNotFoundException):
+        p.describe_recipe(recipeArn="arn:aws:personalize:::recipe/aws-nothing")
+    with pytest.raises(p.exceptions.ResourceNotFoundException):
+        p.create_solution(
+            name="orphan",
+            datasetGroupArn=UNKNOWN_GROUP,
+            recipeArn="arn:aws:personalize:::recipe/aws-user-personalization",
+        )
+    with pytest.raises(rt.exceptions.ResourceNotFoundException) as raised:
+        rt.get_recommendations(
+            campaignArn="arn:aws:personalize:us-east-1:123456789012:campaign/nope", userId="u1"
+        )
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+
+
+def test_duplicates_already_exist(clients: Any, trained: dict[str, str], kit: Any) -> None:
+    p = clients.personalize
+    with pytest.raises(p.exceptions.ResourceAlreadyExistsException):
+        p.create_dataset_group(name="errors")
+    with pytest.raises(p.exceptions.ResourceAlreadyExistsException):
+        p.create_schema(name="errors-interactions", schema=kit.interactions_schema)
+    schema = p.create_schema(name="errors-second", schema=kit.interactions_schema)["schemaArn"]
+    with pytest.raises(p.exceptions.ResourceAlreadyExistsException, match="INTERACTIONS dataset"):
+        p.create_dataset(
+            name="again", schemaArn=schema, datasetGroupArn=trained["group"], datasetType="Interactions"
+        )
+    with pytest.raises(p.exceptions.ResourceAlreadyExistsException):
+        p.create_campaign(name="errors-off", solutionVersionArn=trained["version"])
+
+
+def test_schema_must_fit_the_dataset_type(clients: Any, trained: dict[str, str], kit: Any) -> None:
+    p = clients.personalize
+    schema = p.create_schema(name="items-for-users", schema=kit.items_schema)["schemaArn"]
+    with pytest.raises(p.exceptions.InvalidInputException, match="needs a USER_ID field"):
+        p.create_dataset(
+            name="users", schemaArn=schema, datasetGroupArn=trained["group"], datasetType="Users"
+        )
+
+
+def test_resources_in_use_cannot_be_deleted_or_reused(clients: Any, trained: dict[str, str]) -> None:
+    p = clients.personalize
+    with pytest.raises(p.exceptions.ResourceInUseException, match="delete its solutions"):
+        p.delete_dataset_group(datasetGroupArn=trained["group"])
+    with pytest.raises(p.exceptions.ResourceInUseException, match="deployed by"):
+        p.delete_solution(solutionArn=trained["solution"])
+
+
+def test_solution_options_that_the_local_endpoint_lacks_are_refused(
+    clients: Any, trained: dict[str, str]
+) -> None:
+    p = clients.personalize
+    recipe = "arn:aws:personalize:::recipe/aws-user-personalization"
+    with pytest.raises(p.exceptions.InvalidInputException, match="performHPO"):
+        p.create_solution(name="hpo", datasetGroupArn=trained["group"], recipeArn=recipe, performHPO=True)
+    with pytest.raises(p.exceptions.InvalidInputException, match="not hyperparameters"):
+        p.create_solution(
+            name="hyper",
+            datasetGroupArn=trained["group"],
+            recipeArn=recipe,
+            solutionConfig={"algorithmHyperParameters": {"learning_rate": "0.1"}},
+        )
+    with pytest.raises(p.exceptions.InvalidInputException, match="non-nullable numeric column"):
+        p.create_solution(
+            name="genre-objective",
+            datasetGroupArn=trained["group"],
+            recipeArn=recipe,
+            solutionConfig={
+                "optimizationObjective": {"itemAttribute": "GENRE", "objectiveSensitivity": "HIGH"}
+            },
+        )
+
+
+def test_runtime_validation(clients: Any, trained: dict[str, str]) -> None:
+    rt = clients.runtime
+    with pytest.raises(rt.exceptions.InvalidInputException, match="between 1 and 500"):
+        rt.get_recommendations(campaignArn=trained["campaign"], userId="u1", numResults=501)
+    with pytest.raises(rt.exceptions.InvalidInputException, match="GetRecommendations"):
+        rt.get_personalized_ranking(campaignArn=trained["campaign"], userId="u1", inputList=["i1"])
+    response = rt.get_recommendations(campaignArn=trained["campaign"], userId="u1", numResults=500)
+    assert 0 < len(response["itemList"]) <= 90
+    assert len({item["itemId"] for item in response["itemList"]}) == len(response["itemList"])
+
+
+def test_unknown_users_get_the_most_popular_items(clients: Any, trained: dict[str, str]) -> None:
+    items = clients.runtime.get_recommendations(
+        campaignArn=trained["campaign"], userId="never-seen", numResults=5
+    )["itemList"]
+    scores = [item["score"] for item in items]
+    assert len(items) == 5
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_too_many_tags_and_bad_page_tokens(clients: Any) -> None:
+    p = clients.personalize
+    tags = [{"tagKey": f"k{i}", "tagValue": "v"} for i in range(51)]
+    with pytest.raises(p.exceptions.TooManyTagsException):
+        p.create_dataset_group(name="tagged", tags=tags)
+    with pytest.raises(p.exceptions.InvalidNextTokenException):
+        p.list_dataset_groups(nextToken="forged")
+
+
+def test_list_pages_through_every_resource(clients: Any) -> None:
+    p = clients.personalize
+    for index in range(3):
+        p.create_dataset_group(name=f"paged-{index}")
+    names: list[str] = []
+    kwargs: dict[str, Any] = {"maxResults": 2}
+    while True:
+        page = p.list_dataset_groups(**kwargs)
+        names += [g["name"] for g in page["datasetGroups"]]
+        if "nextToken" not in page:
+            break
+        kwargs["nextToken"] = page["nextToken"]
+    assert {"paged-0", "paged-1", "paged-2"} <= set(names)
+    assert len(names) == len(set(names))
+
+
+def test_bad_data_fails_the_import_job_with_the_line_and_column(
+    clients: Any, s3_data: dict[str, str], kit: Any
+) -> None:
+    p = clients.personalize
+    group = kit.build_group(clients, "bad-data", s3_data["interactions"], None)
+    cases = {
+        "bad-timestamp": "line 3, column TIMESTAMP: 'yesterday' is not a valid long",
+        "missing-column": "required column(s) TIMESTAMP missing",
+        "absent": "no such object",
+    }
+    for name, expected in cases.items():
+        job = p.create_dataset_import_job(
+            jobName=f"bad-{name}",
+            datasetArn=group.interactions,
+            dataSource={"dataLocation": s3_data.get(name, f"s3://{kit.bucket}/data/absent.csv")},
+            roleArn=kit.role,
+        )["datasetImportJobArn"]
+        record = kit.wait_until(p.describe_dataset_import_job, "datasetImportJob", datasetImportJobArn=job)
+        assert record["status"] == "CREATE FAILED"
+        assert expected in record["failureReason"]
+
+
+def test_too_little_data_fails_the_solution_version(clients: Any, s3_data: dict[str, str], kit: Any) -> None:
+    p = clients.personalize
+    group = kit.build_group(clients, "too-little", s3_data["few"], None)
+    solution = p.create_solution(name="too-little", datasetGroupArn=group.arn, recipeArn=kit.recipe)[
+        "solutionArn"
+    ]
+    kit.wait_until(p.describe_solution, "solution", solutionArn=solution)
+    version = p.create_solution_version(solutionArn=solution)["solutionVersionArn"]
+    record = kit.wait_until(p.describe_solution_version, "solutionVersion", solutionVersionArn=version)
+    assert record["status"] == "CREATE FAILED"
+    assert "200 interactions; training needs at least 1000" in record["failureReason"]
+    with pytest.raises(p.exceptions.ResourceInUseException, match="CREATE FAILED"):
+        p.get_solution_metrics(solutionVersionArn=version)
+    with pytest.raises(
+        p.exceptions.InvalidInputException, match="needs an ACTIVE solution version trained with FULL"
+    ):
+        p.create_solution_version(solutionArn=solution, trainingMode="UPDATE")
+
+
+def test_injected_faults_fail_throttle_and_hold(
+    endpoint: LocalPersonalize, trained: dict[str, str], kit: Any
+) -> None:
+    clients = kit.make_clients(endpoint.url)
+    p = clients.personalize
+    status, active = kit.admin(
+        endpoint.url,
+        "POST",
+        {
+            "fail": [{"resource": "solutionVersion", "name": "*-high", "reason": "Injected: HIGH fails"}],
+            "throttle": [{"operation": "DescribeSolution", "count": 2, "error": "LimitExceededException"}],
+            "slow": [{"resource": "solutionVersion", "name": "errors-held", "seconds": 30}],
+        },
+    )
+    assert (status, active["fail"][0]["name"]) == (200, "*-high")
+    try:
+        for _ in range(2):
+            with pytest.raises(p.exceptions.LimitExceededException):
+                p.describe_solution(solutionArn=trained["solution"])
+        assert p.describe_solution(solutionArn=trained["solution"])["solution"]["status"] == "ACTIVE"
+
+        high = p.create_solution(name="errors-high", datasetGroupArn=trained["group"], recipeArn=kit.recipe)[
+            "solutionArn"
+        ]
+        kit.wait_until(p.describe_solution, "solution", solutionArn=high)
+        failed = p.create_solution_version(solutionArn=high)["solutionVersionArn"]
+        record = kit.wait_until(p.describe_solution_version, "solutionVersion", solutionVersionArn=failed)
+        assert (record["status"], record["failureReason"]) == ("CREATE FAILED", "Injected: HIGH fails")
+
+        held = p.create_solution(name="errors-held", datasetGroupArn=trained["group"], recipeArn=kit.recipe)[
+            "solutionArn"
+        ]
+        kit.wait_until(p.describe_solution, "solution", solutionArn=held)
+        training = p.create_solution_version(solutionArn=held)["solutionVersionArn"]
+        with pytest.raises(p.exceptions.ResourceInUseException, match="already training"):
+            p.create_solution_version(solutionArn=held)
+        with pytest.raises(p.exceptions.ResourceInUseException, match="must be ACTIVE"):
+            p.get_solution_metrics(solutionVersionArn=training)
+        with pytest.raises(p.exceptions.ResourceInUseException, match="is training"):
+            p.delete_solution(solutionArn=held)
+        p.stop_solution_version_creation(solutionVersionArn=training)
+    finally:
+        assert kit.admin(endpoint.url, "DELETE")[0] == 200
+    assert endpoint.faults.describe() == {"fail": [], "throttle": [], "slow": []}
+
+
+def test_bad_fault_rules_are_rejected(endpoint: LocalPersonalize, kit: Any) -> None:
+    status, answer = kit.admin(endpoint.url, "POST", {"fail": [{"resource": "bucket", "name": "x"}]})
+    assert status == 400
+    assert "fail.resource 'bucket'" in answer["message"]
+
+
+def test_quotas_raise_limit_exceeded(s3_endpoint: str, s3_data: dict[str, str], kit: Any) -> None:
+    # Every job is held in CREATE IN_PROGRESS, so the pending quotas fill up deterministically.
+    held = {
+        "slow": [
+            {"resource": kind, "name": "*", "seconds": 60} for kind in ("datasetImportJob", "solutionVersion")
+        ]
+    }
+    with LocalPersonalize(port=0, s3_endpoint_url=s3_endpoint, status_delay=0.01, faults=held) as local:
+        clients = kit.make_clients(local.url)
+        p = clients.personalize
+        groups = [
+            kit.build_group(clients, f"quota-{i}", s3_data["interactions"], None, wait=False)
+            for i in range(3)
+        ]
+        for index in range(2):
+            p.create_dataset_import_job(
+                jobName=f"quota-extra-{index}",
+                datasetArn=groups[0].interactions,
+                dataSource={"dataLocation": s3_data["interactions"]},
+            )
+        with pytest.raises(p.exceptions.LimitExceededException, match="More than 5 resources"):
+            p.create_dataset_import_job(
+                jobName="quota-sixth",
+                datasetArn=groups[0].interactions,
+                dataSource={"dataLocation": s3_data["interactions"]},
+            )
+        solutions = []
+        for index in range(21):
+            group = groups[index // 10].arn
+            solutions.append(
+                p.create_solution(
+                    name=f"quota-solution-{index}", datasetGroupArn=group, recipeArn=kit.recipe
+                )["solutionArn"]
+            )
+        with pytest.raises(p.exceptions.LimitExceededException, match="limit is 10"):
+            p.create_solution(name="quota-eleventh", datasetGroupArn=groups[0].arn, recipeArn=kit.recipe)
+        for solution in solutions:
+            kit.wait_until(p.describe_solution, "solution", solutionArn=solution)
+        for solution in solutions[:20]:
+            p.create_solution_version(solutionArn=solution)
+        with pytest.raises(p.exceptions.LimitExceededException, match="More than 20 solution versions"):
+            p.create_solution_version(solutionArn=solutions[20])
+
+
+def test_more_than_five_active_campaigns_per_group_is_a_limit(clients: Any, trained: dict[str, str]) -> None:
+    p = clients.personalize
+    for index in range(4):
+        p.create_campaign(name=f"errors-extra-{index}", solutionVersionArn=trained["version"])
+    with pytest.raises(p.exceptions.LimitExceededException, match="5 active campaigns"):
+        p.create_campaign(name="errors-sixth", solutionVersionArn=trained["version"])
+
+
+def test_unimplemented_operations_say_so(clients: Any) -> None:
+    with pytest.raises(ClientError, match="does not implement CreateFilter"):
+        clients.personalize.create_filter(
+            name="f",
+            datasetGroupArn=UNKNOWN_GROUP,
+            filterExpression='EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("x")',
+        )
