@@ -39,3 +39,26 @@ class InvalidInputError(SweepError):
         if more:
             lines.append(f"... and {more} more problem(s) of the same kinds")
         super().__init__("\n".join(lines))
+
+
+class ResourceFailedError(SweepError):
+    """A Personalize resource ended in CREATE FAILED (or a version in CREATE STOPPED); the message
+    carries the resource's failureReason. Not retried: rerunning the same request fails the same way."""
+
+
+class ResourceLimitError(SweepError):
+    """Personalize refused a request for a quota or throttling reason (LimitExceededException,
+    ThrottlingException). Transient: the state machine retries it with a long backoff."""
+
+
+class ResourceBusyError(SweepError):
+    """Personalize reported ResourceInUseException: a resource is still being created or updated.
+    Transient: the state machine retries it."""
+
+
+class WaitTimeout(SweepError):
+    """A wait loop used up its time budget (written beside the wait in the state machine)."""
+
+
+class NoActiveLevelError(SweepError):
+    """Every sensitivity failed; the report was still written and names each failure."""

@@ -34,9 +34,7 @@ RESERVED_COLUMNS = frozenset({"USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE", "
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
-    )
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
 
 
 class RecommendationPolicy(_Model):
@@ -105,7 +103,8 @@ class RunConfig(_Model):
         description="Let Personalize retrain every 7 days on its own (billed); off unless asked for.",
     )
     min_provisioned_tps: int = Field(
-        default=1, ge=1, le=500, alias="minProvisionedTPS", description="Each campaign's minProvisionedTPS.")
+        default=1, ge=1, le=500, alias="minProvisionedTPS", description="Each campaign's minProvisionedTPS."
+    )
     num_results: int = Field(default=25, ge=1, le=500, description="Length of the lists in the report (K).")
     report_users: int = Field(
         default=100,
@@ -162,9 +161,7 @@ class RunConfig(_Model):
     @classmethod
     def _objective_recipe(cls, value: str) -> str:
         if value not in OBJECTIVE_RECIPES:
-            raise ValueError(
-                "objective optimization needs one of: " + ", ".join(sorted(OBJECTIVE_RECIPES))
-            )
+            raise ValueError("objective optimization needs one of: " + ", ".join(sorted(OBJECTIVE_RECIPES)))
         return value
 
     @model_validator(mode="after")

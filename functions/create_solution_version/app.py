@@ -1,0 +1,15 @@
+"""CreateSolutionVersion: describe-or-create the level's FULL training on this run's data (one per data
+fingerprint) and report its status to the wait loop until it is ACTIVE."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from sweep_core.personalize import ensure_solution_version
+from sweep_core.runtime import level_step, logger, metrics, tracer
+
+
+@logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return level_step(event, ensure_solution_version, "solution version")

@@ -1,0 +1,21 @@
+"""Notify / NotifyFailure: publish the run's outcome to the project's SNS topic (the report summary,
+or the error and cause that stopped the run)."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from sweep_core import runtime
+from sweep_core.notify import publish
+from sweep_core.runtime import logger, metrics, tracer
+from sweep_core.steps import NotifyRequest
+
+
+@logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    request = NotifyRequest.model_validate(event)
+    logger.append_keys(execution_id=request.execution_arn)
+    result = publish(runtime.sns(), runtime.settings().topic_arn, request)
+    logger.info("notification sent", extra={"messageId": result.message_id})
+    return result.model_dump(mode="json", by_alias=True)

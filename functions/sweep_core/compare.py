@@ -1,0 +1,179 @@
+"""CompareSolutions' domain logic: gather each level's metrics, ARNs and top-K lists into the report's
+``ComparisonInput``, write report.json/md/html to S3, and say which campaigns the ``keep`` option
+deletes."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sweep_core import __version__, names
+from sweep_core.errors import NoActiveLevelError
+from sweep_core.personalize import service_errors
+from sweep_core.report import build_report, execution_summary, render_html, render_markdown, summary
+from sweep_core.report.model import ComparisonInput, LevelError, LevelOutcome, Report
+from sweep_core.s3 import S3Location, open_stream, put_text, text_lines
+from sweep_core.steps import CompareRequest, CompareResult, LevelRecord, Run
+
+if TYPE_CHECKING:
+    from mypy_boto3_personalize import PersonalizeClient
+    from mypy_boto3_personalize_runtime import PersonalizeRuntimeClient
+    from mypy_boto3_s3 import S3Client
+
+# GetRecommendations calls in flight at once: enough to hide latency, well under the campaigns' TPS burst.
+_PARALLEL_CALLS = 8
+
+
+def compare(
+    pz: PersonalizeClient,
+    runtime: PersonalizeRuntimeClient,
+    s3: S3Client,
+    request: CompareRequest,
+    bucket: str,
+) -> tuple[CompareResult, Report]:
+    inp = gather(pz, runtime, s3, request.run, request.levels, request.finished_at)
+    report = build_report(inp)
+    prefix = names.report_prefix(request.run.config.experiment, request.run.execution_name)
+    uris = write_report(s3, bucket, prefix, report)
+    subject, message = summary(report, uris)
+    kept = {campaign.campaign_arn for campaign in report.cost.campaigns}
+    delete = [lvl.campaign_arn for lvl in report.levels if lvl.campaign_arn and lvl.campaign_arn not in kept]
+    result = CompareResult(
+        summary=execution_summary(report, uris),
+        report_uris=uris,
+        subject=subject,
+        message=message,
+        delete_campaign_arns=delete,
+    )
+    if not any(level.status == "ACTIVE" for level in report.levels):
+        raise NoActiveLevelError(f"every level failed; the report is at {uris['markdown']}. {message}")
+    return result, report
+
+
+def gather(
+    pz: PersonalizeClient,
+    runtime: PersonalizeRuntimeClient,
+    s3: S3Client,
+    run: Run,
+    records: list[LevelRecord],
+    finished_at: datetime | None,
+) -> ComparisonInput:
+    config = run.config
+    with service_errors():
+        levels = [_outcome(pz, record) for record in records]
+    users = report_users(s3, run)
+    serving = [level for level in levels if level.status == "ACTIVE" and level.campaign_arn]
+    jobs = [(level.sensitivity, level.campaign_arn or "", user) for level in serving for user in users]
+
+    def top_k(job: tuple[str, str, str]) -> list[str]:
+        _, campaign_arn, user = job
+        with service_errors():
+            response = runtime.get_recommendations(
+                campaignArn=campaign_arn, userId=user, numResults=config.num_results
+            )
+        return [item["itemId"] for item in response.get("itemList", []) if "itemId" in item]
+
+    with ThreadPoolExecutor(max_workers=_PARALLEL_CALLS) as pool:
+        lists = list(pool.map(top_k, jobs))
+    recommendations: dict[str, dict[str, list[str]]] = {}
+    for (sensitivity, _, user), items in zip(jobs, lists, strict=True):
+        recommendations.setdefault(sensitivity, {})[user] = items
+    listed = {item for per_user in recommendations.values() for items in per_user.values() for item in items}
+    return ComparisonInput.model_validate(
+        {
+            "experiment": config.experiment,
+            "executionArn": run.execution_arn,
+            "executionName": run.execution_name,
+            "startedAt": run.started_at,
+            "finishedAt": finished_at,
+            "config": config,
+            "dataset": run.dataset,
+            "levels": levels,
+            "recommendations": recommendations,
+            "itemObjective": item_objective(s3, config.items, config.objective, listed),
+            "itemTitles": item_titles(s3, config.titles, listed) if config.titles else {},
+            "versions": {"objectiveSweep": __version__, "recipe": config.recipe},
+        }
+    )
+
+
+def _outcome(pz: PersonalizeClient, record: LevelRecord) -> LevelOutcome:
+    if record.status == "FAILED" or not record.solution_version_arn:
+        return LevelOutcome(
+            sensitivity=record.sensitivity,
+            status="FAILED",
+            solution_arn=record.solution_arn,
+            error=LevelError(error=record.error or "UnknownError", cause=record.cause or ""),
+        )
+    metrics = pz.get_solution_metrics(solutionVersionArn=record.solution_version_arn).get("metrics", {})
+    version = pz.describe_solution_version(solutionVersionArn=record.solution_version_arn)["solutionVersion"]
+    return LevelOutcome(
+        sensitivity=record.sensitivity,
+        status="ACTIVE",
+        solution_arn=record.solution_arn,
+        solution_version_arn=record.solution_version_arn,
+        campaign_arn=record.campaign_arn,
+        metrics={name: float(value) for name, value in metrics.items()},
+        training_hours=version.get("trainingHours"),
+        deployment=record.deployment,
+    )
+
+
+def _rows(s3: S3Client, uri: str) -> Iterator[dict[str, str]]:
+    """Stream a CSV from S3 row by row (header names as written)."""
+    body = open_stream(s3, S3Location.parse(uri))
+    try:
+        yield from csv.DictReader(text_lines(body))
+    finally:
+        body.close()
+
+
+def _natural(user: str) -> tuple[int, int, str]:
+    # Numeric ids sort as numbers (2 before 10), others after them as text: the choice is stable.
+    return (0, int(user), "") if user.isdigit() else (1, 0, user)
+
+
+def report_users(s3: S3Client, run: Run) -> list[str]:
+    """The sample users, then the first ``reportUsers`` user ids of the interactions file in
+    natural order: the same users on every run over the same data."""
+    config = run.config
+    seen = {row["USER_ID"] for row in _rows(s3, config.interactions) if row.get("USER_ID")}
+    chosen = list(config.sample_users)
+    for user in sorted(seen, key=_natural):
+        if len(chosen) >= config.report_users + len(config.sample_users):
+            break
+        if user not in chosen:
+            chosen.append(user)
+    return chosen
+
+
+def item_objective(s3: S3Client, items_uri: str, objective: str, wanted: set[str]) -> dict[str, float]:
+    values: dict[str, float] = {}
+    for row in _rows(s3, items_uri):
+        item = row.get("ITEM_ID", "")
+        if item in wanted and row.get(objective) not in (None, ""):
+            values[item] = float(row[objective])
+    return values
+
+
+def item_titles(s3: S3Client, titles_uri: str, wanted: set[str]) -> dict[str, str]:
+    return {
+        row["ITEM_ID"]: row.get("TITLE", "") for row in _rows(s3, titles_uri) if row.get("ITEM_ID") in wanted
+    }
+
+
+def write_report(s3: S3Client, bucket: str, prefix: str, report: Report) -> dict[str, str]:
+    files = {
+        "json": ("report.json", report.model_dump_json(by_alias=True, indent=2), "application/json"),
+        "markdown": ("report.md", render_markdown(report), "text/markdown; charset=utf-8"),
+        "html": ("report.html", render_html(report), "text/html; charset=utf-8"),
+    }
+    uris: dict[str, str] = {}
+    for kind, (name, text, content_type) in files.items():
+        location = S3Location(bucket, prefix + name)
+        put_text(s3, location, text, content_type)
+        uris[kind] = location.uri
+    return uris

@@ -1,0 +1,54 @@
+"""Deterministic Personalize resource names derived from the experiment: the idempotency keys that
+make every step describe-or-create, so reruns and retried tasks never create duplicates."""
+
+from __future__ import annotations
+
+import hashlib
+
+from sweep_core.models import Sensitivity
+
+DIGEST_CHARS = 8
+
+
+def digest(*parts: str) -> str:
+    """Short stable digest of the parts (8 hex characters keep every name within 63)."""
+    return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()[:DIGEST_CHARS]
+
+
+def dataset_group(experiment: str) -> str:
+    return experiment
+
+
+def schema(experiment: str, kind: str) -> str:
+    return f"{experiment}-{kind}"
+
+
+def dataset(experiment: str, kind: str) -> str:
+    return f"{experiment}-{kind}"
+
+
+def import_job(experiment: str, kind: str, data_version: str) -> str:
+    """One import job per version of a file: an identical rerun finds the job it already ran."""
+    return f"{experiment}-{kind}-{digest(data_version)}"
+
+
+def solution(experiment: str, sensitivity: Sensitivity) -> str:
+    return f"{experiment}-{sensitivity.lower()}"
+
+
+def solution_version(experiment: str, sensitivity: Sensitivity, fingerprint: str) -> str:
+    """One FULL training per data fingerprint: the same data never trains (and bills) twice."""
+    return f"{experiment}-{sensitivity.lower()}-{fingerprint}"
+
+
+def campaign(experiment: str, sensitivity: Sensitivity) -> str:
+    return f"{experiment}-{sensitivity.lower()}"
+
+
+def run_claim_key(experiment: str, object_key: str, object_version: str) -> str:
+    """S3 key that marks an uploaded run file's version as started by one execution."""
+    return f"runs/{experiment}/claims/{digest(object_key, object_version)}.json"
+
+
+def report_prefix(experiment: str, execution_name: str) -> str:
+    return f"reports/{experiment}/{execution_name}/"

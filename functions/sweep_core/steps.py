@@ -1,0 +1,176 @@
+"""Typed inputs and outputs of the state machine's steps: what each Lambda task receives from the
+state (via its Parameters) and returns into it (via its ResultSelector). JSON names are camelCase."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from sweep_core.models import RunConfig, Sensitivity
+from sweep_core.report.model import DatasetFacts, DeploymentDecision
+
+DataKind = Literal["interactions", "items", "users", "titles"]
+Trigger = Literal["console", "runFile", "s3Event", "schedule"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+
+
+class DataFile(_Model):
+    """One input file as it was when the run started: its S3 URI and the object's version token
+    (VersionId, or ETag on an unversioned bucket), the idempotency key of its import job."""
+
+    uri: str
+    version: str
+
+
+class Run(_Model):
+    """The validated run every later step works from (PrepareRun's result, at ``$.run``)."""
+
+    config: RunConfig
+    execution_arn: str
+    execution_name: str
+    started_at: datetime
+    trigger: Trigger
+    run_file: str | None = None
+    files: dict[DataKind, DataFile]
+    fingerprint: str = Field(description="Digest of every imported file's version: names solution versions.")
+    dataset: DatasetFacts
+    schemas: dict[str, str] = Field(description="Dataset kind -> Avro schema JSON for CreateSchema.")
+
+
+class PrepareRunRequest(_Model):
+    """PrepareRun's Parameters: the raw execution input and the execution's identity."""
+
+    event: dict[str, Any]
+    execution_arn: str
+    execution_name: str
+    started_at: datetime
+
+
+class PrepareRunResult(_Model):
+    """A duplicate S3 event (same object version already claimed by another execution) yields no run."""
+
+    duplicate: bool = False
+    duplicate_of: str | None = None
+    run: Run | None = None
+
+
+class WaitPolicy(_Model):
+    """Backoff and budget of one wait loop; written beside the loop in the state machine."""
+
+    initial_seconds: int = Field(ge=1)
+    max_seconds: int = Field(ge=1)
+    budget_seconds: int = Field(ge=1)
+
+
+class Poll(_Model):
+    """A wait loop's progress: the Choice reads ``done``, the Wait state reads ``waitSeconds``."""
+
+    status: str = ""
+    done: bool = False
+    attempt: int = Field(default=0, ge=0)
+    waited_seconds: int = Field(default=0, ge=0)
+    wait_seconds: int = Field(default=0, ge=0)
+
+
+class ImportState(_Model):
+    """ImportDatasets' result, at ``$.imports``: ``{}`` before the first call."""
+
+    dataset_group_arn: str | None = None
+    import_job_arns: dict[str, str] = Field(default_factory=dict)
+    poll: Poll = Field(default_factory=Poll)
+
+
+class ImportRequest(_Model):
+    run: Run
+    imports: ImportState
+    wait: WaitPolicy
+
+
+class SolutionState(_Model):
+    solution_arn: str | None = None
+    poll: Poll = Field(default_factory=Poll)
+
+
+class VersionState(_Model):
+    solution_version_arn: str | None = None
+    poll: Poll = Field(default_factory=Poll)
+
+
+class CampaignState(_Model):
+    campaign_arn: str | None = None
+    deployment: DeploymentDecision | None = None
+    poll: Poll = Field(default_factory=Poll)
+
+
+class LevelState(_Model):
+    """One Map iteration's state: the level, the run, and each phase's result so far."""
+
+    sensitivity: Sensitivity
+    run: Run
+    dataset_group_arn: str
+    solution: SolutionState = Field(default_factory=SolutionState)
+    version: VersionState = Field(default_factory=VersionState)
+    campaign: CampaignState = Field(default_factory=CampaignState)
+
+
+class LevelRequest(_Model):
+    level: LevelState
+    wait: WaitPolicy
+
+
+class LevelRecord(_Model):
+    """What a Map iteration ends with: the ARNs of an ACTIVE level, or the Catch's error record."""
+
+    sensitivity: Sensitivity
+    status: Literal["ACTIVE", "FAILED"]
+    solution_arn: str | None = None
+    solution_version_arn: str | None = None
+    campaign_arn: str | None = None
+    deployment: DeploymentDecision | None = None
+    error: str | None = None
+    cause: str | None = None
+
+
+class CompareRequest(_Model):
+    run: Run
+    levels: list[LevelRecord]
+    finished_at: datetime | None = None
+
+
+class CompareResult(_Model):
+    """Kept small: it becomes part of the execution output (limit 256 KB)."""
+
+    summary: dict[str, Any]
+    report_uris: dict[str, str]
+    subject: str
+    message: str
+    delete_campaign_arns: list[str]
+
+
+class ApplyKeepRequest(_Model):
+    experiment: str
+    delete_campaign_arns: list[str]
+
+
+class ApplyKeepResult(_Model):
+    deleted: list[str]
+    already_gone: list[str]
+
+
+class NotifyRequest(_Model):
+    """Success carries the report summary; failure carries the Catch's Error/Cause."""
+
+    subject: str | None = None
+    message: str | None = None
+    failure: dict[str, Any] | None = None
+    execution_arn: str
+
+
+class NotifyResult(_Model):
+    message_id: str | None
