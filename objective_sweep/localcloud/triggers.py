@@ -25,7 +25,8 @@ def execution_name_for_object(key: str, version_or_etag: str) -> str:
     """Deterministic execution name for an uploaded object: the same object version always maps to
     the same name, so a repeated event cannot start a second run (names are at most 80 characters)."""
     digest = hashlib.sha256(f"{key}\0{version_or_etag}".encode()).hexdigest()[:16]
-    readable = _NAME_CHARS.sub("-", key).strip("-")[-60:].lstrip("-_")
+    # The last two path parts (experiments/<name>/sweep.json -> <name>-sweep-json) say what ran.
+    readable = _NAME_CHARS.sub("-", "/".join(key.split("/")[-2:])).strip("-")[-60:].lstrip("-_")
     return f"{readable}-{digest}" if readable else digest
 
 

@@ -1,0 +1,235 @@
+"""How sweeps start, retrain and end, on the local cloud through the `sweep` CLI where a user would use
+it: the S3 trigger (one execution per run file version, none for other uploads or repeated events),
+retraining behind the quality gate (asserted on which version each campaign serves), and cleanup."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from objective_sweep.cli import main
+from objective_sweep.datasets.synthetic import SyntheticSpec, generate
+from objective_sweep.localcloud import LocalCloud
+from objective_sweep.localcloud.runs import (
+    Deployment,
+    RunFiles,
+    build_config,
+    find_started_execution,
+    upload_run,
+)
+from objective_sweep.localcloud.triggers import object_created_event
+
+pytestmark = pytest.mark.slow
+
+SMALL = SyntheticSpec(users=200, items=400, interactions=8_000, seed=11)
+
+
+@pytest.fixture(scope="module")
+def cloud() -> Iterator[LocalCloud]:
+    with LocalCloud() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def deployment(cloud: LocalCloud) -> Deployment:
+    return Deployment(
+        cloud.stack.bucket_name,
+        cloud.stack.state_machine_arn,
+        cloud.endpoint_url,
+        cloud.personalize_url,
+        "us-east-1",
+    )
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> RunFiles:
+    data = generate(SMALL, tmp_path_factory.mktemp("small"))
+    return RunFiles(data.interactions_csv, data.items_csv, titles=data.titles_csv)
+
+
+def _executions(deployment: Deployment) -> list[str]:
+    sfn = deployment.client("stepfunctions")
+    return [
+        e["executionArn"]
+        for e in sfn.list_executions(stateMachineArn=deployment.state_machine_arn)["executions"]
+    ]
+
+
+def _wait(deployment: Deployment, arn: str) -> dict[str, Any]:
+    sfn = deployment.client("stepfunctions")
+    while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
+        time.sleep(0.2)
+    return dict(described)
+
+
+def _served_versions(deployment: Deployment, experiment: str) -> dict[str, str]:
+    """Campaign name -> the solution version it serves now."""
+    pz = deployment.client("personalize")
+    served = {}
+    for campaign in pz.list_campaigns()["campaigns"]:
+        if campaign["name"].startswith(f"{experiment}-"):
+            described = pz.describe_campaign(campaignArn=campaign["campaignArn"])["campaign"]
+            served[campaign["name"]] = described["solutionVersionArn"]
+    return served
+
+
+def _sweep(cloud: LocalCloud, files: RunFiles, out: Path, *options: str) -> int:
+    return main(
+        [
+            "run",
+            "--interactions", str(files.interactions),
+            "--items", str(files.items),
+            "--endpoint", cloud.endpoint_url,
+            "--out", str(out),
+            *options,
+        ]
+    )  # fmt: skip
+
+
+def test_run_file_upload_starts_exactly_one_execution_with_its_config(
+    deployment: Deployment, files: RunFiles
+) -> None:
+    before = set(_executions(deployment))
+    s3 = deployment.client("s3")
+    s3.upload_file(str(files.items), deployment.bucket, "experiments/trigger/items.csv")
+    assert set(_executions(deployment)) == before, "a data upload must start nothing"
+
+    config = build_config(files, experiment="trigger", sensitivities=["OFF"], keep="none")
+    uploaded = upload_run(deployment, config, files)
+    (arn,) = set(_executions(deployment)) - before
+    described = _wait(deployment, arn)
+    assert described["status"] == "SUCCEEDED", described
+    history = deployment.client("stepfunctions").get_execution_history(executionArn=arn, maxResults=1000)[
+        "events"
+    ]
+    prepared = next(
+        json.loads(e["stateExitedEventDetails"]["output"])
+        for e in history
+        if e["type"] == "TaskStateExited" and e["stateExitedEventDetails"]["name"] == "PrepareRun"
+    )
+    run_config = json.dumps(prepared)
+    assert '"experiment": "trigger"' in run_config
+    assert '"sensitivities": ["OFF"]' in run_config
+    assert '"keep": "none"' in run_config
+
+    assert set(_executions(deployment)) - before == {arn}
+    assert uploaded.key == "experiments/trigger/sweep.json"
+
+
+def test_a_repeated_event_starts_nothing(cloud: LocalCloud, deployment: Deployment, files: RunFiles) -> None:
+    config = build_config(files, experiment="repeat", sensitivities=["OFF"], keep="none")
+    uploaded = upload_run(deployment, config, files)
+    after_upload = set(_executions(deployment))
+    event = object_created_event(
+        "123456789012",
+        "us-east-1",
+        deployment.bucket,
+        uploaded.key,
+        1,
+        uploaded.etag,
+        uploaded.version_id,
+        "PutObject",
+    )
+    (delivery,) = cloud.bridge.put_event("123456789012", "us-east-1", event)
+    assert delivery.duplicate
+    assert set(_executions(deployment)) == after_upload
+    assert delivery.execution_arn is not None
+    assert _wait(deployment, delivery.execution_arn)["status"] == "SUCCEEDED"
+
+
+def _scrambled(files: RunFiles, folder: Path) -> RunFiles:
+    """The same users, items and timestamps with the items shuffled: nothing left to learn."""
+    lines = files.interactions.read_text(encoding="utf-8").splitlines()
+    header, rows = lines[0], [line.split(",") for line in lines[1:]]
+    items = [row[1] for row in rows]
+    random.Random(5).shuffle(items)
+    seen: set[tuple[str, str]] = set()
+    out = [header]
+    for row, item in zip(rows, items, strict=True):
+        if (row[0], item) not in seen:
+            seen.add((row[0], item))
+            out.append(f"{row[0]},{item},{row[2]}")
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "interactions.csv"
+    path.write_text("\n".join(out) + "\n", encoding="utf-8")
+    return RunFiles(path, files.items)
+
+
+@pytest.mark.parametrize(
+    ("experiment", "tolerance", "moves"),
+    [("gatepass", "1.0", True), ("gatefail", "0.0", False)],
+)
+def test_retrain_moves_campaigns_only_when_the_gate_passes(
+    cloud: LocalCloud, deployment: Deployment, files: RunFiles, tmp_path: Path,
+    experiment: str, tolerance: str, moves: bool,
+) -> None:  # fmt: skip
+    config = build_config(files, experiment=experiment, sensitivities=["OFF"],
+                          quality_gate={"tolerance": float(tolerance)})  # fmt: skip
+    uploaded = upload_run(deployment, config, files)
+    first = find_started_execution(deployment, uploaded, timeout=30)
+    assert _wait(deployment, first)["status"] == "SUCCEEDED"
+    served_before = _served_versions(deployment, experiment)
+    assert len(served_before) == 1
+
+    # New data under the same keys (new object versions); uploading data files starts nothing.
+    new = _scrambled(files, tmp_path / "new")
+    deployment.client("s3").upload_file(
+        str(new.interactions), deployment.bucket, f"experiments/{experiment}/interactions.csv"
+    )
+    status = main(
+        [
+            "retrain",
+            "--experiment",
+            experiment,
+            "--endpoint",
+            cloud.endpoint_url,
+            "--out",
+            str(tmp_path / "r"),
+        ]
+    )
+    assert status == 0
+    served_after = _served_versions(deployment, experiment)
+    report = json.loads((tmp_path / "r" / "report.json").read_text(encoding="utf-8"))
+    (level,) = report["levels"]
+    pz = deployment.client("personalize")
+    versions = pz.list_solution_versions(solutionArn=level["solutionArn"])["solutionVersions"]
+    assert len(versions) == 2, "retraining trains one new FULL version"
+    new_version = level["solutionVersionArn"]
+    assert new_version not in served_before.values()
+    if moves:
+        assert list(served_after.values()) == [new_version]
+        assert level["deployment"]["action"] == "updated"
+    else:
+        assert served_after == served_before
+        assert level["deployment"]["action"] == "kept"
+        assert "quality gate failed" in level["deployment"]["reason"]
+
+
+def test_cli_run_report_and_cleanup(cloud: LocalCloud, deployment: Deployment, files: RunFiles, tmp_path: Path,
+                                    capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    out = tmp_path / "run"
+    assert (
+        _sweep(
+            cloud, files, out, "--experiment", "tidy", "--sensitivities", "OFF,HIGH", "--keep", "recommended"
+        )
+        == 0
+    )
+    assert {p.name for p in out.iterdir()} == {"report.json", "report.md", "report.html", "history.json"}
+    assert len(_served_versions(deployment, "tidy")) == 1, "keep=recommended leaves exactly one campaign"
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    capsys.readouterr()
+    assert main(["report", report["run"]["executionArn"], "--endpoint", cloud.endpoint_url]) == 0
+    assert "HIGH" in capsys.readouterr().out
+
+    assert main(["cleanup", "--experiment", "tidy", "--endpoint", cloud.endpoint_url]) == 0
+    pz = deployment.client("personalize")
+    assert [g for g in pz.list_dataset_groups()["datasetGroups"] if g["name"] == "tidy"] == []
+    assert _served_versions(deployment, "tidy") == {}
+    assert [s for s in pz.list_schemas()["schemas"] if s["name"].startswith("tidy-")] == []
+    assert main(["cleanup", "--experiment", "tidy", "--endpoint", cloud.endpoint_url]) == 0
