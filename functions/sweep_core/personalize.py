@@ -63,7 +63,9 @@ def service_errors() -> Iterator[None]:
         raise
 
 
-def _find(pz: PersonalizeClient, operation: str, key: str, name_field: str, name: str, **params: Any) -> Any:
+def find_named(
+    pz: PersonalizeClient, operation: str, key: str, name_field: str, name: str, **params: Any
+) -> Any:
     """The summary of the resource called ``name`` in a List* result, or None."""
     for page in pz.get_paginator(operation).paginate(**params):  # type: ignore[call-overload]
         for summary in page[key]:
@@ -160,7 +162,7 @@ def _import_state(
 def _ensure_dataset_group(pz: PersonalizeClient, experiment: str) -> str:
     name = names.dataset_group(experiment)
     return _describe_or_create(
-        lambda: _find(pz, "list_dataset_groups", "datasetGroups", "name", name),
+        lambda: find_named(pz, "list_dataset_groups", "datasetGroups", "name", name),
         lambda: pz.create_dataset_group(name=name)["datasetGroupArn"],
         "datasetGroupArn",
     )
@@ -170,7 +172,7 @@ def _ensure_schema(pz: PersonalizeClient, experiment: str, kind: str, schema: st
     """Schemas cannot be changed once created, so an existing one must say the same thing."""
     name = names.schema(experiment, kind)
     arn = _describe_or_create(
-        lambda: _find(pz, "list_schemas", "schemas", "name", name),
+        lambda: find_named(pz, "list_schemas", "schemas", "name", name),
         lambda: pz.create_schema(name=name, schema=schema)["schemaArn"],
         "schemaArn",
     )
@@ -194,7 +196,7 @@ def _ensure_dataset(
 ) -> str:
     name = names.dataset(experiment, kind)
     return _describe_or_create(
-        lambda: _find(pz, "list_datasets", "datasets", "name", name, datasetGroupArn=group_arn),
+        lambda: find_named(pz, "list_datasets", "datasets", "name", name, datasetGroupArn=group_arn),
         lambda: pz.create_dataset(
             name=name, schemaArn=schema_arn, datasetGroupArn=group_arn, datasetType=DATASET_TYPES[kind]
         )["datasetArn"],
@@ -218,7 +220,7 @@ def _ensure_import_job(
         return pz.create_dataset_import_job(**params)["datasetImportJobArn"]
 
     return _describe_or_create(
-        lambda: _find(
+        lambda: find_named(
             pz, "list_dataset_import_jobs", "datasetImportJobs", "jobName", job_name, datasetArn=dataset_arn
         ),
         create,
@@ -252,7 +254,7 @@ def ensure_solution(pz: PersonalizeClient, level: LevelState, policy: WaitPolicy
 
     with service_errors():
         arn = level.solution.solution_arn or _describe_or_create(
-            lambda: _find(
+            lambda: find_named(
                 pz, "list_solutions", "solutions", "name", name, datasetGroupArn=level.dataset_group_arn
             ),
             create,
@@ -330,11 +332,11 @@ def deploy_campaign(pz: PersonalizeClient, level: LevelState, policy: WaitPolicy
     name = names.campaign(config.experiment, level.sensitivity)
     with service_errors():
         found = level.campaign.campaign_arn or (
-            _find(pz, "list_campaigns", "campaigns", "name", name, solutionArn=solution_arn) or {}
+            find_named(pz, "list_campaigns", "campaigns", "name", name, solutionArn=solution_arn) or {}
         ).get("campaignArn")
         if not found:
             arn = _describe_or_create(
-                lambda: _find(pz, "list_campaigns", "campaigns", "name", name, solutionArn=solution_arn),
+                lambda: find_named(pz, "list_campaigns", "campaigns", "name", name, solutionArn=solution_arn),
                 lambda: pz.create_campaign(
                     name=name, solutionVersionArn=new_version, minProvisionedTPS=config.min_provisioned_tps
                 )["campaignArn"],

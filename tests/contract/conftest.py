@@ -1,0 +1,132 @@
+"""Fixtures for running sweep_core's Personalize operations against the project's Personalize-compatible
+endpoint (which validates every request against botocore's input shapes) with S3 on a moto server."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+from pydantic import BaseModel
+from sweep_core.models import RunConfig
+from sweep_core.report.model import DatasetFacts
+from sweep_core.schemas import Column, build_schema, schema_json
+from sweep_core.steps import DataFile, Run, WaitPolicy
+
+from objective_sweep.datasets.synthetic import SyntheticSpec, generate
+from objective_sweep.personalize.server import LocalPersonalize
+
+BUCKET = "sweep-contract"
+# Waits are driven by the test's own loop; the policy only must never time out.
+NO_TIMEOUT = WaitPolicy(initial_seconds=1, max_seconds=1, budget_seconds=10**6)
+SMALL = SyntheticSpec(users=120, items=200, interactions=4_000, seed=11)
+
+State = TypeVar("State", bound=BaseModel)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _aws_environment() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }.items():
+            patch.setenv(key, value)
+        for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_PERSONALIZE"):
+            patch.delenv(key, raising=False)
+        yield
+
+
+@pytest.fixture(scope="session")
+def s3_url() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    boto3.client("s3", endpoint_url=url).create_bucket(Bucket=BUCKET)
+    yield url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def endpoint(s3_url: str) -> Iterator[str]:
+    with LocalPersonalize(port=0, s3_endpoint_url=s3_url, status_delay=0.02) as local:
+        yield local.url
+
+
+@pytest.fixture(scope="session")
+def clients(s3_url: str, endpoint: str) -> dict[str, Any]:
+    return {
+        "s3": boto3.client("s3", endpoint_url=s3_url),
+        "personalize": boto3.client("personalize", endpoint_url=endpoint),
+        "runtime": boto3.client("personalize-runtime", endpoint_url=endpoint),
+    }
+
+
+@pytest.fixture(scope="session")
+def data(tmp_path_factory: pytest.TempPathFactory, clients: dict[str, Any]) -> dict[str, DataFile]:
+    prepared = generate(SMALL, tmp_path_factory.mktemp("synthetic"))
+    files: dict[str, DataFile] = {}
+    for kind, path in (
+        ("interactions", prepared.interactions_csv),
+        ("items", prepared.items_csv),
+        ("titles", prepared.path / "titles.csv"),
+    ):
+        key = f"data/{kind}.csv"
+        put = clients["s3"].put_object(Bucket=BUCKET, Key=key, Body=Path(path).read_bytes())
+        files[kind] = DataFile(uri=f"s3://{BUCKET}/{key}", version=put["ETag"].strip('"'))
+    return files
+
+
+def make_run(experiment: str, files: dict[str, DataFile], **config: Any) -> Run:
+    """A Run as PrepareRun would produce it for the uploaded synthetic data."""
+    run_config = RunConfig(
+        experiment=experiment,
+        interactions=files["interactions"].uri,
+        items=files["items"].uri,
+        titles=files["titles"].uri,
+        **config,
+    )
+    interactions = [
+        Column(name="USER_ID", type="string"),
+        Column(name="ITEM_ID", type="string"),
+        Column(name="TIMESTAMP", type="long"),
+    ]
+    items = [
+        Column(name="ITEM_ID", type="string"),
+        Column(name="ROYALTY", type="float"),
+        Column(name="GENRE", type="string", nullable=True),
+    ]
+    return Run(
+        config=run_config,
+        execution_arn=f"arn:aws:states:us-east-1:123456789012:execution:sweep:{experiment}",
+        execution_name=experiment,
+        started_at=datetime.now(UTC),
+        trigger="console",
+        files={k: v for k, v in files.items()},
+        fingerprint=files["interactions"].version[:8],
+        dataset=DatasetFacts(interactions=SMALL.interactions, users=SMALL.users, items=SMALL.items),
+        schemas={
+            "interactions": schema_json(build_schema("interactions", interactions)),
+            "items": schema_json(build_schema("items", items, objective="ROYALTY")),
+        },
+    )
+
+
+def until_done(step: Callable[[State], State], state: State, *, limit_s: float = 30.0) -> tuple[State, int]:
+    """Drive a wait loop the way the state machine does (Choice on poll.done), with short real sleeps."""
+    deadline = time.monotonic() + limit_s
+    calls = 0
+    while True:
+        state = step(state)
+        calls += 1
+        if state.poll.done:  # type: ignore[attr-defined]
+            return state, calls
+        assert time.monotonic() < deadline, f"still {state.poll.status} after {limit_s} s"  # type: ignore[attr-defined]
+        time.sleep(0.02)

@@ -1,0 +1,196 @@
+"""sweep_core's Personalize operations against the Personalize-compatible endpoint: every request
+passes botocore's input validation (client side) and the endpoint's (server side), resources are
+created once, an identical rerun creates nothing, the quality gate decides, cleanup removes all."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from sweep_core import personalize as ops
+from sweep_core.cleanup import delete_experiment
+from sweep_core.compare import compare
+from sweep_core.models import Sensitivity
+from sweep_core.steps import CompareRequest, ImportState, LevelRecord, LevelState, Run
+
+from .conftest import BUCKET, NO_TIMEOUT, make_run, until_done
+
+LEVELS: tuple[Sensitivity, ...] = ("OFF", "HIGH")
+
+
+@dataclass
+class Swept:
+    run: Run
+    group_arn: str
+    levels: dict[str, LevelState]
+    calls: dict[str, int]
+
+
+def sweep(pz: Any, run: Run) -> Swept:
+    """What the state machine does, phase by phase, for each level in turn."""
+    imports, calls = until_done(lambda s: ops.ensure_imports(pz, run, s, None, NO_TIMEOUT), ImportState())
+    group_arn = imports.dataset_group_arn or ""
+    levels: dict[str, LevelState] = {}
+    counts = {"imports": calls}
+    for sensitivity in run.config.sensitivities:
+        level = LevelState(sensitivity=sensitivity, run=run, dataset_group_arn=group_arn)
+        for phase, step in (
+            ("solution", ops.ensure_solution),
+            ("version", ops.ensure_solution_version),
+            ("campaign", ops.deploy_campaign),
+        ):
+
+            def advance(state: Any, phase: str = phase, step: Any = step, level: LevelState = level) -> Any:
+                return step(pz, level.model_copy(update={phase: state}), NO_TIMEOUT)
+
+            result, calls = until_done(advance, getattr(level, phase))
+            level = level.model_copy(update={phase: result})
+            counts[f"{sensitivity}.{phase}"] = calls
+        levels[sensitivity] = level
+    return Swept(run, group_arn, levels, counts)
+
+
+def inventory(pz: Any, group_arn: str) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {
+        "datasets": [],
+        "imports": [],
+        "solutions": [],
+        "versions": [],
+        "campaigns": [],
+    }
+    for dataset in pz.list_datasets(datasetGroupArn=group_arn)["datasets"]:
+        found["datasets"].append(dataset["datasetArn"])
+        jobs = pz.list_dataset_import_jobs(datasetArn=dataset["datasetArn"])["datasetImportJobs"]
+        found["imports"] += [job["datasetImportJobArn"] for job in jobs]
+    for solution in pz.list_solutions(datasetGroupArn=group_arn)["solutions"]:
+        found["solutions"].append(solution["solutionArn"])
+        versions = pz.list_solution_versions(solutionArn=solution["solutionArn"])["solutionVersions"]
+        found["versions"] += [v["solutionVersionArn"] for v in versions]
+        campaigns = pz.list_campaigns(solutionArn=solution["solutionArn"])["campaigns"]
+        found["campaigns"] += [c["campaignArn"] for c in campaigns]
+    return {key: sorted(values) for key, values in found.items()}
+
+
+@pytest.fixture(scope="module")
+def first(clients: dict[str, Any], data: Any) -> Swept:
+    return sweep(clients["personalize"], make_run("contract", data, sensitivities=list(LEVELS)))
+
+
+def test_first_run_creates_every_resource_as_configured(clients: dict[str, Any], first: Swept) -> None:
+    pz = clients["personalize"]
+    found = inventory(pz, first.group_arn)
+    assert {key: len(values) for key, values in found.items()} == {
+        "datasets": 2,
+        "imports": 2,
+        "solutions": 2,
+        "versions": 2,
+        "campaigns": 2,
+    }
+    for sensitivity, level in first.levels.items():
+        solution = pz.describe_solution(solutionArn=level.solution.solution_arn)["solution"]
+        assert solution["name"] == f"contract-{sensitivity.lower()}"
+        assert solution["performAutoTraining"] is False
+        assert solution["solutionConfig"]["optimizationObjective"] == {
+            "itemAttribute": "ROYALTY",
+            "objectiveSensitivity": sensitivity,
+        }
+        campaign = pz.describe_campaign(campaignArn=level.campaign.campaign_arn)["campaign"]
+        assert campaign["solutionVersionArn"] == level.version.solution_version_arn
+        assert campaign["minProvisionedTPS"] == 1
+        assert level.campaign.deployment is not None
+        assert level.campaign.deployment.action == "created"
+    # Waiting happened through the loop (several calls), never through an exception.
+    assert first.calls["OFF.version"] > 1
+
+
+def test_identical_rerun_creates_nothing(clients: dict[str, Any], first: Swept) -> None:
+    pz = clients["personalize"]
+    before = inventory(pz, first.group_arn)
+    rerun = first.run.model_copy(
+        update={
+            "execution_name": "rerun",
+            "started_at": first.run.started_at.now(first.run.started_at.tzinfo),
+        }
+    )
+    again = sweep(pz, rerun)
+    assert again.group_arn == first.group_arn
+    assert inventory(pz, first.group_arn) == before
+    for sensitivity, level in again.levels.items():
+        assert level.version.solution_version_arn == first.levels[sensitivity].version.solution_version_arn
+        assert level.campaign.deployment is not None
+        assert level.campaign.deployment.action == "kept"
+
+
+def test_quality_gate_compares_against_the_served_version(clients: dict[str, Any], first: Swept) -> None:
+    pz = clients["personalize"]
+    off, high = first.levels["OFF"], first.levels["HIGH"]
+    metric = first.run.config.quality_gate.metric
+    value = {
+        name: pz.get_solution_metrics(solutionVersionArn=level.version.solution_version_arn)["metrics"][
+            metric
+        ]
+        for name, level in (("OFF", off), ("HIGH", high))
+    }
+    better, worse = ("OFF", "HIGH") if value["OFF"] > value["HIGH"] else ("HIGH", "OFF")
+    strict = first.run.config.model_copy(
+        update={"quality_gate": first.run.config.quality_gate.model_copy(update={"tolerance": 0.0})}
+    )
+    level = off.model_copy(update={"run": first.run.model_copy(update={"config": strict})})
+    arn = {"OFF": off.version.solution_version_arn or "", "HIGH": high.version.solution_version_arn or ""}
+    passed, reason = ops.quality_gate(pz, level, served=arn[worse], candidate=arn[better])
+    assert passed, reason
+    passed, reason = ops.quality_gate(pz, level, served=arn[better], candidate=arn[worse])
+    assert not passed
+    assert "quality gate failed" in reason
+    assert arn[better] in reason
+
+
+def test_compare_writes_the_report_and_lists_campaigns_to_delete(
+    clients: dict[str, Any], first: Swept
+) -> None:
+    records = [
+        LevelRecord(
+            sensitivity=name,
+            status="ACTIVE",
+            solution_arn=level.solution.solution_arn,
+            solution_version_arn=level.version.solution_version_arn,
+            campaign_arn=level.campaign.campaign_arn,
+            deployment=level.campaign.deployment,
+        )
+        for name, level in first.levels.items()
+    ] + [LevelRecord(sensitivity="MEDIUM", status="FAILED", error="ResourceFailedError", cause="boom")]
+    run = first.run.model_copy(
+        update={"config": first.run.config.model_copy(update={"keep": "none", "report_users": 10})}
+    )
+    result, report = compare(
+        clients["personalize"],
+        clients["runtime"],
+        clients["s3"],
+        CompareRequest(run=run, levels=records),
+        BUCKET,
+    )
+    assert set(result.report_uris) == {"json", "markdown", "html"}
+    for uri in result.report_uris.values():
+        key = uri.removeprefix(f"s3://{BUCKET}/")
+        assert key.startswith("reports/contract/contract/")
+        assert clients["s3"].head_object(Bucket=BUCKET, Key=key)["ContentLength"] > 0
+    by_level = {level.sensitivity: level for level in report.levels}
+    assert by_level["MEDIUM"].status == "FAILED"
+    assert by_level["OFF"].users_scored == 10
+    assert by_level["OFF"].metrics["normalized_discounted_cumulative_gain_at_10"] >= 0
+    # keep=none: every live campaign is to be deleted.
+    assert sorted(result.delete_campaign_arns) == sorted(
+        level.campaign.campaign_arn or "" for level in first.levels.values()
+    )
+
+
+def test_cleanup_removes_the_experiment_and_is_idempotent(clients: dict[str, Any], data: Any) -> None:
+    pz = clients["personalize"]
+    swept = sweep(pz, make_run("contract-cleanup", data, sensitivities=["OFF"]))
+    deleted = delete_experiment(pz, "contract-cleanup", sleep=lambda _: None, interval_s=0.0, timeout_s=30)
+    assert swept.levels["OFF"].campaign.campaign_arn in deleted
+    assert swept.group_arn in deleted
+    assert not [g for g in pz.list_dataset_groups()["datasetGroups"] if g["name"] == "contract-cleanup"]
+    assert not [s for s in pz.list_schemas()["schemas"] if s["name"].startswith("contract-cleanup-")]
+    assert delete_experiment(pz, "contract-cleanup", sleep=lambda _: None, timeout_s=5) == []
