@@ -1,0 +1,82 @@
+"""The endpoint as a process component: concurrent callers, clean stop, region-scoped ARNs, the CLI."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from objective_sweep.personalize.server import LocalPersonalize
+
+
+def test_stop_leaves_no_thread_or_port_behind(kit: Any) -> None:
+    before = set(threading.enumerate())
+    local = LocalPersonalize(port=0).start()
+    port = int(local.url.rsplit(":", 1)[1])
+    clients = kit.make_clients(local.url)
+    clients.personalize.create_dataset_group(name="lifecycle")
+    clients.personalize.list_dataset_groups()
+    local.stop()
+    leftover = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+    assert leftover == []
+    with socket.socket() as probe, pytest.raises(ConnectionRefusedError):
+        probe.connect(("127.0.0.1", port))
+
+
+def test_concurrent_branches_create_and_train_safely(
+    endpoint: LocalPersonalize, s3_data: dict[str, str], kit: Any
+) -> None:
+    clients = kit.make_clients(endpoint.url)
+    group = kit.build_group(clients, "concurrent", s3_data["interactions"], s3_data["items"])
+
+    def branch(level: str) -> tuple[str, dict[str, float]]:
+        own = kit.make_clients(endpoint.url)
+        version = kit.train(own, group, f"concurrent-{level.lower()}", level)
+        campaign = kit.deploy(own, f"concurrent-{level.lower()}", version)
+        items = own.runtime.get_recommendations(campaignArn=campaign, userId="u3")["itemList"]
+        assert own.checker.problems == []
+        return campaign, {i["itemId"]: i["score"] for i in items}
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(branch, ("OFF", "LOW", "MEDIUM", "HIGH")))
+    assert len({campaign for campaign, _ in results}) == 4
+    solutions = clients.personalize.list_solutions(datasetGroupArn=group.arn)["solutions"]
+    assert sorted(s["name"] for s in solutions) == [
+        f"concurrent-{x}" for x in ("high", "low", "medium", "off")
+    ]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        names = list(
+            pool.map(lambda i: clients.personalize.create_dataset_group(name=f"burst-{i}"), range(16))
+        )
+    assert len({n["datasetGroupArn"] for n in names}) == 16
+
+
+def test_arns_carry_the_callers_region(endpoint: LocalPersonalize, kit: Any) -> None:
+    west = kit.make_clients(endpoint.url, region="eu-west-1").personalize
+    arn = west.create_dataset_group(name="regional")["datasetGroupArn"]
+    assert arn == "arn:aws:personalize:eu-west-1:123456789012:dataset-group/regional"
+    assert "regional" in {g["name"] for g in west.list_dataset_groups()["datasetGroups"]}
+    east = kit.make_clients(endpoint.url).personalize
+    assert "regional" not in {g["name"] for g in east.list_dataset_groups()["datasetGroups"]}
+
+
+def test_cli_prints_the_url_first_and_serves(kit: Any) -> None:
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("sweep")), "personalize", "serve", "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:")
+        assert kit.make_clients(url).personalize.list_recipes()["recipes"]
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

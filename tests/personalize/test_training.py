@@ -1,0 +1,76 @@
+"""Unit tests of the training maths: the objective-aware ranking, the offline metrics and the shared
+factorisation cache."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from objective_sweep.personalize import training
+
+
+def test_without_weight_the_ranking_is_the_score_order() -> None:
+    scores = np.array([0.1, 0.9, -np.inf, 0.5, 0.5])
+    assert training.rank(scores, np.ones(5), 0.0, 3).tolist() == [1, 3, 4]
+
+
+def test_the_objective_swaps_weak_items_for_favoured_ones_and_keeps_relevance_order() -> None:
+    scores = np.linspace(1.0, 0.0, 60)
+    objective = np.zeros(60)
+    objective[[0, 40]] = 1.0
+    objective[59] = 1.0
+    placed = training.rank(scores, objective, 0.4, 25).tolist()
+    assert 40 in placed  # a favoured item from outside the top 25 comes in ...
+    assert 24 not in placed  # ... in place of the weakest one
+    assert 59 not in placed  # the bonus does not rescue the least relevant item
+    assert placed[:24] == list(range(24))
+    assert scores[placed].tolist() == sorted(scores[placed], reverse=True)
+
+
+def test_metrics_follow_the_documented_definitions() -> None:
+    scores = np.array([[0.9, 0.8, 0.7, 0.1] + [0.0] * 30])
+    evaluation = training.Evaluation(scores=scores, held_out=[np.array([1, 3])], item_ids=np.arange(34))
+    metrics = training.offline_metrics(evaluation, None, 0.0)
+    ideal = 1 + 1 / np.log2(3)
+    assert metrics["precision_at_5"] == pytest.approx(round(2 / 5, 4))
+    assert metrics["mean_reciprocal_rank_at_25"] == pytest.approx(0.5)
+    assert metrics["normalized_discounted_cumulative_gain_at_5"] == pytest.approx(
+        round((1 / np.log2(3) + 1 / np.log2(5)) / ideal, 4)
+    )
+    assert metrics["coverage"] == pytest.approx(round(25 / 34, 4))
+    assert "average_rewards_at_k" not in metrics
+
+
+def test_min_max_normalisation_of_the_objective() -> None:
+    normalised = training.normalised_objective(
+        np.array(["a", "b", "c", "d"]), {"a": -0.1, "b": 0.0, "c": -0.05}
+    )
+    assert normalised.tolist() == [0.0, 1.0, 0.5, 0.0]
+
+
+def test_the_cache_shares_one_fit_per_data_and_hyperparameters() -> None:
+    cache = training.FactorisationCache()
+    data = training.Interactions(users=("u1", "u2"), items=("i1", "i2"), timestamps=(1, 2))
+    calls: list[int] = []
+
+    def compute(d: training.Interactions, h: training.Hyperparameters) -> object:
+        calls.append(1)
+        return object()
+
+    first = cache.get("serve", data, training.Hyperparameters(), compute)
+    assert cache.get("serve", data, training.Hyperparameters(), compute) is first
+    assert cache.get("serve", data, training.Hyperparameters(factors=8), compute) is not first
+    assert len(calls) == 2
+
+
+def test_data_minimums_name_the_numbers() -> None:
+    data = training.Interactions(
+        users=tuple(f"u{i % 30}" for i in range(999)), items=("i",) * 999, timestamps=(1,) * 999
+    )
+    with pytest.raises(training.TrainingFailure, match="999 interactions; training needs at least 1000"):
+        training.check_minimums(data)
+    few_users = training.Interactions(
+        users=tuple(f"u{i % 20}" for i in range(1000)), items=("i",) * 1000, timestamps=(1,) * 1000
+    )
+    with pytest.raises(training.TrainingFailure, match="Only 20 users have 2 or more"):
+        training.check_minimums(few_users)
