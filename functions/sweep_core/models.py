@@ -6,6 +6,7 @@ Every trigger (S3 upload, console/CLI execution, retraining schedule) is normali
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Annotated, Literal
 
@@ -169,3 +170,12 @@ class RunConfig(_Model):
         if len(set(self.sample_users)) != len(self.sample_users):
             raise ValueError("sampleUsers lists a user twice")
         return self
+
+
+def run_config_schema_json() -> str:
+    """The published JSON schema of RunConfig (schema/run-config.schema.json; a test keeps them equal).
+    Regenerate: python -c "from sweep_core.models import run_config_schema_json as s; print(s(), end='')"
+    > schema/run-config.schema.json"""
+    schema = RunConfig.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return json.dumps(schema, indent=2) + "\n"

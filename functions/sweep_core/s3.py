@@ -61,14 +61,15 @@ def open_stream(s3: S3Client, location: S3Location) -> BinaryIO:
 
 
 def text_lines(stream: BinaryIO, chunk_size: int = 1 << 20) -> Iterator[str]:
-    """Decode a byte stream into lines (newlines kept, as the csv module wants), chunk by chunk."""
+    """Decode a byte stream into lines (newlines kept, as the csv module wants), chunk by chunk.
+    Only "\n" ends a line, so "\r\n" split across chunks stays one line ending."""
     decoder = codecs.getincrementaldecoder("utf-8-sig")()
     pending = ""
     while chunk := stream.read(chunk_size):
         pending += decoder.decode(chunk)
-        lines = pending.splitlines(keepends=True)
-        pending = lines.pop() if lines and not lines[-1].endswith(("\n", "\r")) else ""
-        yield from lines
+        *complete, pending = pending.split("\n")
+        for line in complete:
+            yield line + "\n"
     pending += decoder.decode(b"", final=True)
     if pending:
         yield pending

@@ -1,0 +1,62 @@
+"""Notifications: a failure message shows the Lambda error's message rather than its JSON wrapper,
+and subjects are made acceptable to SNS (ASCII, one line, at most 100 characters)."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+from moto import mock_aws
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.sns.models import sns_backends
+from sweep_core.notify import failure_message, publish
+from sweep_core.steps import NotifyRequest
+
+EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:sweep:run-42"
+
+
+def test_failure_message_unwraps_lambda_errors() -> None:
+    cause = json.dumps(
+        {
+            "errorType": "InvalidInputError",
+            "errorMessage": "items.csv, line 3: ROYALTY is empty",
+            "stackTrace": [],
+        }
+    )
+    subject, message = failure_message(
+        NotifyRequest(failure={"Error": "InvalidInputError", "Cause": cause}, execution_arn=EXECUTION)
+    )
+    assert subject == "Objective Sweep run run-42 failed: InvalidInputError"
+    assert "items.csv, line 3: ROYALTY is empty" in message
+    assert "stackTrace" not in message
+
+
+def test_failure_message_keeps_plain_causes() -> None:
+    _, message = failure_message(
+        NotifyRequest(
+            failure={"Error": "WaitTimeout", "Cause": "still CREATE PENDING"}, execution_arn=EXECUTION
+        )
+    )
+    assert "Error: WaitTimeout" in message
+    assert "still CREATE PENDING" in message
+
+
+@mock_aws
+def test_publish_sends_an_sns_safe_subject() -> None:
+    sns = boto3.client("sns", region_name="us-east-1")
+    topic = sns.create_topic(Name="sweep")["TopicArn"]
+    request = NotifyRequest(subject="Ship HIGH — " + "x" * 200, message="body", execution_arn=EXECUTION)
+    result = publish(sns, topic, request)
+    assert result.message_id
+    sent = sns_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].topics[topic].sent_notifications
+    ((_, message, subject, _, _),) = sent
+    assert message == "body"
+    assert subject is not None
+    assert len(subject) == 100
+    assert subject.isascii()
+
+
+def test_publish_without_a_topic_says_what_is_missing() -> None:
+    with pytest.raises(RuntimeError, match="TOPIC_ARN"):
+        publish(None, None, NotifyRequest(subject="s", message="m", execution_arn=EXECUTION))  # type: ignore[arg-type]
