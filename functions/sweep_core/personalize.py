@@ -372,8 +372,14 @@ def _campaign_progress(
         if _since(campaign.get("creationDateTime"), started):
             decision = DeploymentDecision(action="created", reason="new campaign on the new solution version")
         elif update and _since(update.get("creationDateTime"), started):
-            decision = DeploymentDecision(
-                action="updated", reason=f"moved to the new solution version {new_version}"
+            # The poll that started the update knew why (e.g. the gate's numbers); keep its words.
+            previous = level.campaign.deployment
+            decision = (
+                previous
+                if previous and previous.action == "updated"
+                else DeploymentDecision(
+                    action="updated", reason=f"moved to the new solution version {new_version}"
+                )
             )
         else:
             decision = DeploymentDecision(action="kept", reason="already serving this solution version")

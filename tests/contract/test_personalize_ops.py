@@ -4,6 +4,9 @@ created once, an identical rerun creates nothing, the quality gate decides, clea
 
 from __future__ import annotations
 
+import csv
+import io
+import random
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +15,7 @@ from sweep_core import personalize as ops
 from sweep_core.cleanup import delete_experiment
 from sweep_core.compare import compare
 from sweep_core.models import Sensitivity
-from sweep_core.steps import CompareRequest, ImportState, LevelRecord, LevelState, Run
+from sweep_core.steps import CompareRequest, DataFile, ImportState, LevelRecord, LevelState, Run
 
 from .conftest import BUCKET, NO_TIMEOUT, make_run, until_done
 
@@ -194,3 +197,68 @@ def test_cleanup_removes_the_experiment_and_is_idempotent(clients: dict[str, Any
     assert not [g for g in pz.list_dataset_groups()["datasetGroups"] if g["name"] == "contract-cleanup"]
     assert not [s for s in pz.list_schemas()["schemas"] if s["name"].startswith("contract-cleanup-")]
     assert delete_experiment(pz, "contract-cleanup", sleep=lambda _: None, timeout_s=5) == []
+
+
+def _upload(s3: Any, key: str, body: bytes) -> DataFile:
+    put = s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+    return DataFile(uri=f"s3://{BUCKET}/{key}", version=put["ETag"].strip('"'))
+
+
+def _scrambled(interactions: bytes, items: list[str]) -> bytes:
+    """The same users and timestamps with random items: a model trained on it ranks far worse."""
+    rng = random.Random(5)
+    rows = list(csv.reader(io.StringIO(interactions.decode())))
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(rows[0])
+    for user, _, timestamp in rows[1:]:
+        writer.writerow([user, rng.choice(items), timestamp])
+    return out.getvalue().encode()
+
+
+def _serving(pz: Any, swept: Swept) -> dict[str, str]:
+    return {
+        name: pz.describe_campaign(campaignArn=level.campaign.campaign_arn)["campaign"]["solutionVersionArn"]
+        for name, level in swept.levels.items()
+    }
+
+
+def test_retrain_moves_campaigns_only_past_the_quality_gate(clients: dict[str, Any], data: Any) -> None:
+    pz, s3 = clients["personalize"], clients["s3"]
+    original = {
+        kind: s3.get_object(Bucket=BUCKET, Key=file.uri.removeprefix(f"s3://{BUCKET}/"))["Body"].read()
+        for kind, file in data.items()
+    }
+    files = {kind: _upload(s3, f"retrain/{kind}.csv", body) for kind, body in original.items()}
+    first = sweep(pz, make_run("contract-retrain", files, sensitivities=list(LEVELS)))
+    before = _serving(pz, first)
+
+    items = [row["ITEM_ID"] for row in csv.DictReader(io.StringIO(original["items"].decode()))]
+    files["interactions"] = _upload(
+        s3, "retrain/interactions.csv", _scrambled(original["interactions"], items)
+    )
+
+    def retrain(tolerance: float) -> Swept:
+        run = make_run("contract-retrain", files, sensitivities=list(LEVELS), mode="retrain")
+        gate = run.config.quality_gate.model_copy(update={"tolerance": tolerance})
+        return sweep(
+            pz, run.model_copy(update={"config": run.config.model_copy(update={"quality_gate": gate})})
+        )
+
+    held = retrain(0.0)
+    assert _serving(pz, held) == before, "a worse model must not reach the campaigns"
+    for level in held.levels.values():
+        assert level.version.solution_version_arn not in before.values()
+        assert level.campaign.deployment is not None
+        assert level.campaign.deployment.action == "kept"
+        assert "quality gate failed" in level.campaign.deployment.reason
+
+    moved = retrain(1.0)
+    after = _serving(pz, moved)
+    for name, level in moved.levels.items():
+        # Same data as the held retrain: its versions are reused, not trained again.
+        assert level.version.solution_version_arn == held.levels[name].version.solution_version_arn
+        assert after[name] == level.version.solution_version_arn
+        assert level.campaign.deployment is not None
+        assert level.campaign.deployment.action == "updated"
+        assert "quality gate passed" in level.campaign.deployment.reason
