@@ -206,7 +206,7 @@ class InProcessRuntime:
                 handler = self._handler(spec)
                 result = handler(event, context)
             except Exception as error:
-                traceback.print_exc()
+                traceback.print_exc(file=self._routing.sink)
                 response_headers["x-amz-function-error"] = "Unhandled"
                 return _error_payload(type(error).__name__, str(error), traceback.format_exception(error))
         return json.dumps(result).encode("utf-8")

@@ -4,8 +4,11 @@ started, follow it, and collect its report and history into a results folder."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -20,6 +23,9 @@ from sweep_core.models import RunConfig, Sensitivity
 
 RUN_FILE_NAME = "sweep.json"
 EXPERIMENTS_PREFIX = "experiments/"
+# User metadata holding a data file's SHA-256, to recognise an unchanged file.
+_CHECKSUM_METADATA = "sha256"
+_NAME_CHARS = re.compile(r"[^A-Za-z0-9_-]+")
 _CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
 
 
@@ -134,12 +140,36 @@ class UploadedRun:
     uploaded_at: datetime
 
 
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def upload_run(deployment: Deployment, config: RunConfig, files: RunFiles) -> UploadedRun:
-    """Upload the data files, then the run file last, whose arrival starts the execution."""
+    """Upload the data files, then the run file last, whose arrival starts the execution.
+
+    A data file whose content is already the current object is not uploaded again: a new object
+    version would give the run a new data fingerprint and retrain every level for nothing."""
     s3 = deployment.client("s3")
     prefix = f"{EXPERIMENTS_PREFIX}{config.experiment}/"
     for name, path in files.by_name().items():
-        s3.upload_file(str(path), deployment.bucket, prefix + name)
+        checksum = _sha256(path)
+        try:
+            current = s3.head_object(Bucket=deployment.bucket, Key=prefix + name).get("Metadata", {})
+        except ClientError as error:
+            if error.response["Error"]["Code"] not in ("404", "NoSuchKey", "NotFound"):
+                raise
+            current = {}
+        if current.get(_CHECKSUM_METADATA) != checksum:
+            s3.upload_file(
+                str(path),
+                deployment.bucket,
+                prefix + name,
+                ExtraArgs={"Metadata": {_CHECKSUM_METADATA: checksum}},
+            )
     key = prefix + RUN_FILE_NAME
     started = datetime.now(UTC)
     body = config.model_dump_json(by_alias=True, exclude_defaults=True, indent=2).encode("utf-8")
@@ -187,10 +217,14 @@ def find_started_execution(deployment: Deployment, uploaded: UploadedRun, *, tim
 
 def start_console_run(deployment: Deployment, run_input: dict[str, Any], name: str | None = None) -> str:
     """StartExecution with a RunConfig (or a pointer to a run file), as the console would."""
-    kwargs: dict[str, Any] = {"stateMachineArn": deployment.state_machine_arn, "input": json.dumps(run_input)}
-    if name:
-        kwargs["name"] = name
-    return str(deployment.client("stepfunctions").start_execution(**kwargs)["executionArn"])
+    # Named here because moto's server mode answers an unnamed StartExecution with an ARN ending in None.
+    if name is None:
+        label = _NAME_CHARS.sub("-", str(run_input.get("experiment") or "run"))[:40]
+        name = f"{label}-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+    started = deployment.client("stepfunctions").start_execution(
+        stateMachineArn=deployment.state_machine_arn, name=name, input=json.dumps(run_input)
+    )
+    return str(started["executionArn"])
 
 
 # -- following an execution ------------------------------------------------------------------------
