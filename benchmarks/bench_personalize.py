@@ -7,6 +7,7 @@ the runs are printed and saved to benchmarks/results/personalize.json."""
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import logging
 import os
@@ -27,6 +28,7 @@ from moto.server import ThreadedMotoServer
 from objective_sweep.datasets import prepared
 from objective_sweep.datasets.movielens import prepare
 from objective_sweep.personalize.server import LocalPersonalize
+from objective_sweep.personalize.training import is_test_user
 
 ROOT = Path(__file__).resolve().parent
 MOVIELENS = ROOT.parents[1] / "shared" / "datasets" / "ml-latest-small"
@@ -34,6 +36,7 @@ RESULTS = ROOT / "results" / "personalize.json"
 LEVELS = ("OFF", "LOW", "MEDIUM", "HIGH")
 BUCKET = "bench-personalize"
 RECIPE = "arn:aws:personalize:::recipe/aws-user-personalization"
+NDCG10 = "normalized_discounted_cumulative_gain_at_10"
 
 
 def _wait(describe: Callable[..., Any], key: str, **arguments: str) -> dict[str, Any]:
@@ -55,7 +58,9 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-def one_run(s3_url: str, folder: Path, users: list[str], requests: int, run: int) -> dict[str, float]:
+def one_run(
+    s3_url: str, folder: Path, users: list[str], royalties: dict[str, float], requests: int, run: int
+) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
     config = Config(region_name="us-east-1", retries={"mode": "standard"})
     with LocalPersonalize(port=0, s3_endpoint_url=s3_url, status_delay=0.0) as local:
         p = boto3.client("personalize", endpoint_url=local.url, config=config)
@@ -108,17 +113,26 @@ def one_run(s3_url: str, folder: Path, users: list[str], requests: int, run: int
             for v in versions
         ]
         trained = time.perf_counter()
-        for version in versions:
-            p.get_solution_metrics(solutionVersionArn=version)
+        metrics = {
+            level: p.get_solution_metrics(solutionVersionArn=v)["metrics"]
+            for level, v in zip(LEVELS, versions, strict=True)
+        }
         measured = time.perf_counter()
-        campaign = p.create_campaign(name=f"{name}-high", solutionVersionArn=versions[-1])["campaignArn"]
-        _wait(p.describe_campaign, "campaign", campaignArn=campaign)
+        campaigns = {
+            level: p.create_campaign(name=f"{name}-{level.lower()}", solutionVersionArn=v)["campaignArn"]
+            for level, v in zip(LEVELS, versions, strict=True)
+        }
+        for campaign in campaigns.values():
+            _wait(p.describe_campaign, "campaign", campaignArn=campaign)
         latencies = []
         for index in range(requests):
             before = time.perf_counter()
-            rt.get_recommendations(campaignArn=campaign, userId=users[index % len(users)])
+            rt.get_recommendations(campaignArn=campaigns["HIGH"], userId=users[index % len(users)])
             latencies.append(time.perf_counter() - before)
-    return {
+        royalty = {
+            level: _mean_royalty_sum(rt, campaign, royalties, users) for level, campaign in campaigns.items()
+        }
+    timings = {
         "import_seconds": imported - started,
         "train_seconds": trained - trained_from,
         "metrics_seconds": measured - trained,
@@ -127,6 +141,29 @@ def one_run(s3_url: str, folder: Path, users: list[str], requests: int, run: int
         "get_recommendations_p50_ms": 1000 * _percentile(latencies, 0.50),
         "get_recommendations_p99_ms": 1000 * _percentile(latencies, 0.99),
     }
+    quality = {
+        level: {
+            **metrics[level],
+            "mean_top25_royalty_sum": round(royalty[level], 4),
+            "royalty_sum_vs_off": round(royalty[level] / royalty["OFF"], 3),
+            "ndcg_at_10_vs_off": round(
+                metrics[level][NDCG10] / metrics["OFF"][NDCG10],
+                3,
+            ),
+        }
+        for level in LEVELS
+    }
+    return timings, quality
+
+
+def _mean_royalty_sum(runtime: Any, campaign: str, royalties: dict[str, float], users: list[str]) -> float:
+    """Mean over the evaluated users of the royalty (the negated objective) summed over their top 25."""
+    evaluated = [u for u in users if is_test_user(u)]
+    total = 0.0
+    for user in evaluated:
+        items = runtime.get_recommendations(campaignArn=campaign, userId=user, numResults=25)["itemList"]
+        total += sum(-royalties[item["itemId"]] for item in items)
+    return total / len(evaluated)
 
 
 def main(argv: list[str]) -> int:
@@ -149,10 +186,20 @@ def main(argv: list[str]) -> int:
             for file in (prepared.INTERACTIONS_FILE, prepared.ITEMS_FILE):
                 s3.upload_file(str(data.path / file), BUCKET, file)
             with (data.path / prepared.INTERACTIONS_FILE).open() as interactions:
-                users = sorted({line.split(",", 1)[0] for line in list(interactions)[1:]})
-            runs = [one_run(s3_url, data.path, users, args.requests, run) for run in range(args.runs)]
+                users = sorted({row["USER_ID"] for row in csv.DictReader(interactions)}, key=int)
+            with (data.path / prepared.ITEMS_FILE).open() as items:
+                royalties = {row["ITEM_ID"]: float(row[prepared.OBJECTIVE]) for row in csv.DictReader(items)}
+            outcomes = [
+                one_run(s3_url, data.path, users, royalties, args.requests, run) for run in range(args.runs)
+            ]
     finally:
         moto.stop()
+    runs = [timings for timings, _ in outcomes]
+    qualities = [quality for _, quality in outcomes]
+    if any(q != qualities[0] for q in qualities):
+        raise RuntimeError(
+            "runs on the same data gave different metrics or lists: training is not deterministic"
+        )
     medians = {key: round(statistics.median(r[key] for r in runs), 4) for key in runs[0]}
     result = {
         "benchmark": "personalize",
@@ -162,11 +209,18 @@ def main(argv: list[str]) -> int:
         "requests_per_run": args.requests,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "medians": medians,
+        "acceptance": qualities[0],
         "per_run": [{k: round(v, 4) for k, v in r.items()} for r in runs],
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result["medians"], indent=2))
+    print(f"{'level':8}{'NDCG@10':>9}{'vs OFF':>8}{'royalty sum':>13}{'vs OFF':>8}")
+    for level, row in qualities[0].items():
+        print(
+            f"{level:8}{row[NDCG10]:>9.4f}{row['ndcg_at_10_vs_off']:>8.3f}"
+            f"{row['mean_top25_royalty_sum']:>13.4f}{row['royalty_sum_vs_off']:>8.3f}"
+        )
     print(f"saved {RESULTS.relative_to(ROOT.parent)}")
     return 0
 

@@ -24,9 +24,10 @@ METRIC_KS = (5, 10, 25)
 LIST_LENGTH = 25
 # How many of a user's best-scored items the objective-aware ranking may choose from.
 CANDIDATE_POOL = 200
-# Weight of the objective against relevance per sensitivity (see docs/local-personalize.md for
-# the measurements that fixed these values).
-SENSITIVITY_WEIGHT = {"OFF": 0.0, "LOW": 0.1, "MEDIUM": 0.2, "HIGH": 0.4}
+# Weight of the objective against relevance per sensitivity, and the temperature that turns scores
+# into relative likelihoods (docs/local-personalize.md has the measurements that fixed them).
+SENSITIVITY_WEIGHT = {"OFF": 0.0, "LOW": 0.03, "MEDIUM": 0.06, "HIGH": 0.12}
+TEMPERATURE = 1.0
 SEED = 42
 MIN_INTERACTIONS = 1000
 MIN_ACTIVE_USERS = 25
@@ -38,7 +39,7 @@ class TrainingFailure(Exception):
 
 @dataclass(frozen=True)
 class Hyperparameters:
-    factors: int = 64
+    factors: int = 32
     regularization: float = 0.05
     alpha: float = 2.0
     iterations: int = 15
@@ -242,11 +243,13 @@ _POSITION_WEIGHT = 1.0 / np.log2(np.arange(2, 2 + 500 + 1))
 def rank(scores: np.ndarray, objective: np.ndarray, weight: float, length: int) -> np.ndarray:
     """Indices of the `length` best items for one user.
 
-    Without an objective this is the top by score. With one, the items are placed by maximising
-    sum over positions of w(position) * relevance + weight * objective, where relevance is the score
-    in units of the user's own candidate spread and w is NDCG's 1/log2(1 + position): the objective
-    is worth as much at every position while relevance matters most at the top, so trades happen
-    where they cost the least ranking quality.
+    Without an objective this is the top by score. With one, the list is the assignment of
+    candidates to positions that maximises sum over positions of w(position) * relevance(item) +
+    weight * objective(item), where w is NDCG's 1/log2(1 + position) and relevance is
+    exp((score - best score) / (TEMPERATURE * spread of the user's candidate scores)): the model's
+    likelihood of the item relative to the user's best candidate. The objective is worth the same at
+    every position while relevance is worth most at the top and falls off steeply for weak
+    candidates, so the trades happen in the tail of the list, between near-equals.
     """
     available = int(np.isfinite(scores).sum())
     length = min(length, available)
@@ -255,8 +258,10 @@ def rank(scores: np.ndarray, objective: np.ndarray, weight: float, length: int) 
     planned = max(length, LIST_LENGTH) if available >= LIST_LENGTH else length
     pool = _best(scores, min(available, max(CANDIDATE_POOL, 2 * planned)))
     pool_scores = scores[pool]
-    spread = pool_scores[0] - pool_scores[-1]
-    relevance = (pool_scores - pool_scores[-1]) / spread if spread > 0 else np.zeros(len(pool))
+    spread = float(pool_scores.std())
+    relevance = (
+        np.exp((pool_scores - pool_scores[0]) / (TEMPERATURE * spread)) if spread > 0 else np.ones(len(pool))
+    )
     utility = np.outer(relevance, _POSITION_WEIGHT[:planned]) + weight * objective[pool][:, None]
     chosen, positions = linear_sum_assignment(utility, maximize=True)
     placed = pool[chosen[np.argsort(positions)]]
