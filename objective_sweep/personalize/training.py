@@ -16,9 +16,14 @@ from typing import Any
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np
+import tqdm
 from implicit.cpu.als import AlternatingLeastSquares
 from scipy.optimize import linear_sum_assignment
 from scipy.sparse import csr_matrix
+
+# implicit creates tqdm bars even with show_progress=False, and tqdm would start a global monitor
+# thread that outlives the server; the bars are disabled, so the monitor has nothing to do.
+tqdm.tqdm.monitor_interval = 0
 
 METRIC_KS = (5, 10, 25)
 LIST_LENGTH = 25

@@ -15,15 +15,15 @@ import pytest
 from objective_sweep.personalize.server import LocalPersonalize
 
 
-def test_stop_leaves_no_thread_or_port_behind(kit: Any) -> None:
+def test_stop_leaves_no_thread_or_port_behind(s3_endpoint: str, s3_data: dict[str, str], kit: Any) -> None:
     before = set(threading.enumerate())
-    local = LocalPersonalize(port=0).start()
+    local = LocalPersonalize(port=0, s3_endpoint_url=s3_endpoint, status_delay=0.01).start()
     port = int(local.url.rsplit(":", 1)[1])
     clients = kit.make_clients(local.url)
-    clients.personalize.create_dataset_group(name="lifecycle")
-    clients.personalize.list_dataset_groups()
+    group = kit.build_group(clients, "lifecycle", s3_data["interactions"], s3_data["items"])
+    kit.train(clients, group, "lifecycle", "HIGH")
     local.stop()
-    leftover = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+    leftover = [t.name for t in threading.enumerate() if t not in before and t.is_alive()]
     assert leftover == []
     with socket.socket() as probe, pytest.raises(ConnectionRefusedError):
         probe.connect(("127.0.0.1", port))
