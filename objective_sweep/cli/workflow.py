@@ -295,9 +295,26 @@ def _retrain(args: argparse.Namespace) -> int:
 
 
 def _cleanup(args: argparse.Namespace) -> int:
-    raise NotImplementedError(
-        "sweep cleanup is waiting for the shared deletion operation in sweep_core (H3); not implemented yet"
-    )
+    from sweep_core.cleanup import CleanupProgress, delete_experiment
+
+    def report(progress: CleanupProgress) -> None:
+        for arn in progress.requested:
+            print(f"deleting {arn}")
+        if progress.remaining:
+            print(f"waiting for {len(progress.remaining)} deletion(s) ...", flush=True)
+
+    try:
+        with _existing_deployment(args) as deployment:
+            # The local endpoint finishes a deletion in well under a second; AWS takes minutes.
+            interval = 0.2 if deployment.endpoint_url else 10.0
+            deleted = delete_experiment(
+                deployment.client("personalize"), args.experiment, interval_s=interval, on_progress=report
+            )
+    except RunError as error:
+        print(str(error), file=sys.stderr)
+        return 2
+    print(f"experiment {args.experiment}: {len(deleted)} resource(s) deleted, nothing of it is left")
+    return 0
 
 
 def _report(args: argparse.Namespace) -> int:

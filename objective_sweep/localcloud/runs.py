@@ -230,16 +230,14 @@ def start_console_run(deployment: Deployment, run_input: dict[str, Any], name: s
 # -- following an execution ------------------------------------------------------------------------
 
 
-def _level_stage(personalize: Any, experiment: str, level: Sensitivity) -> str:
-    """Where one level is, read from Personalize by the workflow's deterministic names."""
-    try:
-        solutions = personalize.list_solutions(maxResults=100)["solutions"]
-    except ClientError:
-        return "waiting"
+def _level_stage(personalize: Any, experiment: str, level: Sensitivity) -> str | None:
+    """Where one level is, read from Personalize by the workflow's deterministic names; None until the
+    level has a solution (before that the workflow line says where the run is)."""
+    solutions = personalize.list_solutions(maxResults=100)["solutions"]
     solution_name = names.solution(experiment, level)
     solution = next((s for s in solutions if s["name"] == solution_name), None)
     if solution is None:
-        return "waiting for imports"
+        return None
     versions = personalize.list_solution_versions(solutionArn=solution["solutionArn"], maxResults=100)
     summaries = sorted(versions.get("solutionVersions", []), key=lambda v: v["creationDateTime"])
     if not summaries:
@@ -308,9 +306,11 @@ class Follower:
                 self._say("workflow", entered[0])
             for level in self.levels:
                 try:
-                    self._say(level, _level_stage(personalize, self.experiment, level))
+                    stage = _level_stage(personalize, self.experiment, level)
                 except ClientError as error:
-                    self._say(level, f"(status unavailable: {error.response['Error']['Code']})")
+                    stage = f"(status unavailable: {error.response['Error']['Code']})"
+                if stage:
+                    self._say(level, stage)
             time.sleep(self.poll_seconds)
 
 

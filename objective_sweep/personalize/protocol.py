@@ -155,27 +155,20 @@ def _check_string(shape: Shape, value: Any, where: str, problems: list[str]) -> 
 
 
 def _check_length(shape: Shape, length: int, where: str, problems: list[str]) -> None:
-    low, high = shape.metadata.get("min"), shape.metadata.get("max")
-    if low is not None and length < low:
-        problems.append(
-            f"Value at '{where}' failed to satisfy constraint: Member must have length greater than or equal to {low}"
-        )
-    if high is not None and length > high:
-        problems.append(
-            f"Value at '{where}' failed to satisfy constraint: Member must have length less than or equal to {high}"
-        )
+    _check_bounds(shape, length, f"Value at '{where}'", "length", problems)
 
 
 def _check_range(shape: Shape, value: float, where: str, problems: list[str]) -> None:
-    low, high = shape.metadata.get("min"), shape.metadata.get("max")
-    if low is not None and value < low:
-        problems.append(
-            f"Value '{value}' at '{where}' failed to satisfy constraint: Member must have value greater than or equal to {low}"
-        )
-    if high is not None and value > high:
-        problems.append(
-            f"Value '{value}' at '{where}' failed to satisfy constraint: Member must have value less than or equal to {high}"
-        )
+    _check_bounds(shape, value, f"Value '{value}' at '{where}'", "value", problems)
+
+
+def _check_bounds(shape: Shape, measure: float, subject: str, what: str, problems: list[str]) -> None:
+    for bound, relation in (("min", "greater"), ("max", "less")):
+        limit = shape.metadata.get(bound)
+        if limit is not None and (measure < limit if bound == "min" else measure > limit):
+            problems.append(
+                f"{subject} failed to satisfy constraint: Member must have {what} {relation} than or equal to {limit}"
+            )
 
 
 def project(value: Any, shape: Shape) -> Any:

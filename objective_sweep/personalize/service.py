@@ -4,6 +4,7 @@ exceptions, and the background work (imports from S3, training) that moves them 
 from __future__ import annotations
 
 import base64
+import functools
 import logging
 import re
 import threading
@@ -84,6 +85,33 @@ KNOWN_HYPERPARAMETERS = frozenset(
 )
 
 
+# Describe operation -> (record kind, which is also the output member; request ARN member; label).
+DESCRIBE_OPERATIONS = {
+    "DescribeDatasetGroup": ("datasetGroup", "datasetGroupArn", "dataset group"),
+    "DescribeSchema": ("schema", "schemaArn", "schema"),
+    "DescribeDataset": ("dataset", "datasetArn", "dataset"),
+    "DescribeDatasetImportJob": ("datasetImportJob", "datasetImportJobArn", "dataset import job"),
+    "DescribeSolution": ("solution", "solutionArn", "solution"),
+    "DescribeSolutionVersion": ("solutionVersion", "solutionVersionArn", "solution version"),
+    "DescribeCampaign": ("campaign", "campaignArn", "campaign"),
+}
+# List operation -> (record kind, output member, optional parent filter: (request member, record
+# field, kind whose existence is checked or "" when the real API does not check)).
+LIST_OPERATIONS: dict[str, tuple[str, str, tuple[str, str, str] | None]] = {
+    "ListDatasetGroups": ("datasetGroup", "datasetGroups", None),
+    "ListSchemas": ("schema", "schemas", None),
+    "ListDatasets": ("dataset", "datasets", ("datasetGroupArn", "datasetGroupArn", "")),
+    "ListDatasetImportJobs": ("datasetImportJob", "datasetImportJobs", ("datasetArn", "datasetArn", "")),
+    "ListSolutions": ("solution", "solutions", ("datasetGroupArn", "datasetGroupArn", "")),
+    "ListSolutionVersions": (
+        "solutionVersion",
+        "solutionVersions",
+        ("solutionArn", "solutionArn", "solution"),
+    ),
+    "ListCampaigns": ("campaign", "campaigns", ("solutionArn", "_solutionArn", "")),
+}
+
+
 class _JobFailure(Exception):
     """A background job's resource fails with this failureReason."""
 
@@ -157,9 +185,7 @@ class PersonalizeService:
         model = service_model("personalize")
         if operation not in model.operation_names:
             raise ApiError("UnknownOperationException", f"{operation} is not an Amazon Personalize operation")
-        handler: Callable[[dict[str, Any], Context], dict[str, Any]] | None = getattr(
-            self, f"_op_{_snake(operation)}", None
-        )
+        handler = self._handler(operation)
         if handler is None:
             raise ApiError(
                 "UnknownOperationException",
@@ -172,12 +198,18 @@ class PersonalizeService:
         result = handler(params, Context(region))
         return project(result, op_model.output_shape) if op_model.output_shape is not None else {}
 
-    def implemented_operations(self) -> list[str]:
-        return sorted(
-            name
-            for name in service_model("personalize").operation_names
-            if hasattr(self, f"_op_{_snake(name)}")
+    def _handler(self, operation: str) -> Callable[[dict[str, Any], Context], dict[str, Any]] | None:
+        if operation in DESCRIBE_OPERATIONS:
+            return functools.partial(self._describe, *DESCRIBE_OPERATIONS[operation])
+        if operation in LIST_OPERATIONS:
+            return functools.partial(self._list, operation, *LIST_OPERATIONS[operation])
+        handler: Callable[[dict[str, Any], Context], dict[str, Any]] | None = getattr(
+            self, f"_op_{_snake(operation)}", None
         )
+        return handler
+
+    def implemented_operations(self) -> list[str]:
+        return sorted(n for n in service_model("personalize").operation_names if self._handler(n) is not None)
 
     # ---- shared helpers -------------------------------------------------------------------
     def _get(self, kind: str, arn: str, label: str) -> dict[str, Any]:
@@ -299,31 +331,34 @@ class PersonalizeService:
 
         self._light.submit(job)
 
+    def _describe(
+        self, kind: str, arn_member: str, label: str, params: dict[str, Any], ctx: Context
+    ) -> dict[str, Any]:
+        return {kind: self._get(kind, params[arn_member], label)}
+
     def _list(
         self,
+        operation: str,
         kind: str,
+        key: str,
+        parent: tuple[str, str, str] | None,
         params: dict[str, Any],
         ctx: Context,
-        key: str,
-        operation: str,
-        keep: Callable[[dict[str, Any]], bool] = lambda r: True,
     ) -> dict[str, Any]:
+        parent_arn = params.get(parent[0]) if parent else None
+        if parent and parent_arn and parent[2]:
+            self._get(parent[2], parent_arn, parent[2])
         with self._lock:
             records = [
                 r
                 for arn, r in self._records[kind].items()
-                if _arn_region(arn) in (ctx.region, "") and keep(r)
+                if _arn_region(arn) in (ctx.region, "")
+                and (parent is None or parent_arn is None or r[parent[1]] == parent_arn)
             ]
         records.sort(key=lambda r: -r["creationDateTime"])
-        start = _decode_token(params.get("nextToken"))
-        size = params.get("maxResults", 100)
-        page = records[start : start + size]
         output = service_model("personalize").operation_model(operation).output_shape
         summary_shape = cast(ListShape, cast(StructureShape, output).members[key]).member
-        result: dict[str, Any] = {key: [project(r, summary_shape) for r in page]}
-        if start + size < len(records):
-            result["nextToken"] = _encode_token(start + size)
-        return result
+        return _page([project(r, summary_shape) for r in records], params, key)
 
     @staticmethod
     def _require_state(
@@ -359,12 +394,6 @@ class PersonalizeService:
             )
         self._progress(record, "datasetGroup", (params["name"],))
         return {"datasetGroupArn": arn, "domain": params.get("domain")}
-
-    def _op_describe_dataset_group(self, params: dict[str, Any], ctx: Context) -> dict[str, Any]:
-        return {"datasetGroup": self._get("datasetGroup", params["datasetGroupArn"], "dataset group")}
-
-    def _op_list_dataset_groups(self, params: dict[str, Any], ctx: Context) -> dict[str, Any]:
-        return self._list("datasetGroup", params, ctx, "datasetGroups", "ListDatasetGroups")
 
     def _op_delete_dataset_group(self, params: dict[str, Any], ctx: Context) -> dict[str, Any]:
         arn = params["datasetGroupArn"]
@@ -405,12 +434,6 @@ class PersonalizeService:
             record["_parsed"] = parsed
         return {"schemaArn": arn}
 
-    def _op_describe_schema(self, params: dict[str, Any], ctx: Context) -> dict[str, Any]:
-        return {"schema": self._get("schema", params["schemaArn"], "schema")}
-
-    def _op_list_schemas(self, params: dict[str, Any], ctx: Context) -> dict[str, Any]:
-        return self._list("schema", params, ctx, "schemas", "ListSchemas")
-
     def _op_delete_schema(self, params: dict[str, Any], ctx: Context) -> dict[str, Any]:
         arn = params["schemaArn"]
         with self._lock:
@@ -449,20 +472,6 @@ class PersonalizeService:
             )
         self._progress(record, "dataset", (params["name"],))
         return {"datasetArn": arn}
-
-    def _op_describe_dataset(self, params: dict[str, Any], ctx: Context) -> dict[str, Any]:
-        return {"dataset": self._get("dataset", params["datasetArn"], "dataset")}
-
-    def _op_list_datasets(self, params: dict[str, Any], ctx: Context) -> dict[str, Any]:
-        group = params.get("datasetGroupArn")
-        return self._list(
-            "dataset",
-            params,
-            ctx,
-            "datasets",
-            "ListDatasets",
-            lambda r: group is None or r["datasetGroupArn"] == group,
-        )
 
     def _op_delete_dataset(self, params: dict[str, Any], ctx: Context) -> dict[str, Any]:
         arn = params["datasetArn"]
@@ -533,25 +542,6 @@ class PersonalizeService:
         # given, boto3 reads AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL itself.
         return boto3.session.Session().client("s3", endpoint_url=self._s3_endpoint_url)
 
-    def _op_describe_dataset_import_job(self, params: dict[str, Any], ctx: Context) -> dict[str, Any]:
-        return {
-            "datasetImportJob": self._get(
-                "datasetImportJob", params["datasetImportJobArn"], "dataset import job"
-            )
-        }
-
-    def _op_list_dataset_import_jobs(self, params: dict[str, Any], ctx: Context) -> dict[str, Any]:
-        dataset = params.get("datasetArn")
-        return self._list(
-            "datasetImportJob",
-            params,
-            ctx,
-            "datasetImportJobs",
-            "ListDatasetImportJobs",
-            lambda r: dataset is None or r["datasetArn"] == dataset,
-        )
-
-    # ---- solutions ------------------------------------------------------------------------
     def _op_create_solution(self, params: dict[str, Any], ctx: Context) -> dict[str, Any]:
         self._check_tags(params)
         if params.get("performAutoML"):
@@ -643,20 +633,6 @@ class PersonalizeService:
                 f"optimizationObjective.itemAttribute {column_name!r} must be a non-nullable numeric column of the "
                 f"items dataset's schema (its columns: {', '.join(c.name for c in schema.columns)})."
             )
-
-    def _op_describe_solution(self, params: dict[str, Any], ctx: Context) -> dict[str, Any]:
-        return {"solution": self._get("solution", params["solutionArn"], "solution")}
-
-    def _op_list_solutions(self, params: dict[str, Any], ctx: Context) -> dict[str, Any]:
-        group = params.get("datasetGroupArn")
-        return self._list(
-            "solution",
-            params,
-            ctx,
-            "solutions",
-            "ListSolutions",
-            lambda r: group is None or r["datasetGroupArn"] == group,
-        )
 
     def _op_delete_solution(self, params: dict[str, Any], ctx: Context) -> dict[str, Any]:
         arn = params["solutionArn"]
@@ -807,24 +783,6 @@ class PersonalizeService:
             return training.update(base, data, hyper)
         return training.train(data, hyper, sensitivity, self._cache)
 
-    def _op_describe_solution_version(self, params: dict[str, Any], ctx: Context) -> dict[str, Any]:
-        return {
-            "solutionVersion": self._get("solutionVersion", params["solutionVersionArn"], "solution version")
-        }
-
-    def _op_list_solution_versions(self, params: dict[str, Any], ctx: Context) -> dict[str, Any]:
-        solution = params.get("solutionArn")
-        if solution:
-            self._get("solution", solution, "solution")
-        return self._list(
-            "solutionVersion",
-            params,
-            ctx,
-            "solutionVersions",
-            "ListSolutionVersions",
-            lambda r: solution is None or r["solutionArn"] == solution,
-        )
-
     def _op_stop_solution_version_creation(self, params: dict[str, Any], ctx: Context) -> dict[str, Any]:
         arn = params["solutionVersionArn"]
         with self._lock:
@@ -883,20 +841,6 @@ class PersonalizeService:
 
         self._progress(record, "campaign", (params["name"],), on_active=serve)
         return {"campaignArn": arn}
-
-    def _op_describe_campaign(self, params: dict[str, Any], ctx: Context) -> dict[str, Any]:
-        return {"campaign": self._get("campaign", params["campaignArn"], "campaign")}
-
-    def _op_list_campaigns(self, params: dict[str, Any], ctx: Context) -> dict[str, Any]:
-        solution = params.get("solutionArn")
-        return self._list(
-            "campaign",
-            params,
-            ctx,
-            "campaigns",
-            "ListCampaigns",
-            lambda r: solution is None or r["_solutionArn"] == solution,
-        )
 
     def _op_update_campaign(self, params: dict[str, Any], ctx: Context) -> dict[str, Any]:
         arn = params["campaignArn"]
@@ -972,15 +916,8 @@ class PersonalizeService:
         return {"recipe": self._recipe(name)}
 
     def _op_list_recipes(self, params: dict[str, Any], ctx: Context) -> dict[str, Any]:
-        if params.get("domain"):
-            return {"recipes": []}
-        start = _decode_token(params.get("nextToken"))
-        size = params.get("maxResults", 100)
-        names = sorted(RECIPES)
-        result: dict[str, Any] = {"recipes": [self._recipe(n) for n in names[start : start + size]]}
-        if start + size < len(names):
-            result["nextToken"] = _encode_token(start + size)
-        return result
+        recipes = [] if params.get("domain") else [self._recipe(n) for n in sorted(RECIPES)]
+        return _page(recipes, params, "recipes")
 
     # ---- runtime --------------------------------------------------------------------------
     def _serving_model(self, campaign_arn: str) -> tuple[training.TrainedModel, str]:
@@ -1043,6 +980,16 @@ class PersonalizeService:
             "personalizedRanking": [{"itemId": item, "score": score} for item, score in ranked],
             "recommendationId": f"RID-{uuid.uuid4()}",
         }
+
+
+def _page(items: list[dict[str, Any]], params: dict[str, Any], key: str) -> dict[str, Any]:
+    """One page of a List answer, with a nextToken when more remain."""
+    start = _decode_token(params.get("nextToken"))
+    size = params.get("maxResults", 100)
+    result: dict[str, Any] = {key: items[start : start + size]}
+    if start + size < len(items):
+        result["nextToken"] = _encode_token(start + size)
+    return result
 
 
 def _encode_token(offset: int) -> str:

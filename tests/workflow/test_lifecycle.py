@@ -224,7 +224,8 @@ def test_cli_run_report_and_cleanup(cloud: LocalCloud, deployment: Deployment, f
     assert len(_served_versions(deployment, "tidy")) == 1, "keep=recommended leaves exactly one campaign"
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
     capsys.readouterr()
-    assert main(["report", report["run"]["executionArn"], "--endpoint", cloud.endpoint_url]) == 0
+    # --stack finds the stack through CloudFormation, here the local cloud's (its endpoint is exported).
+    assert main(["report", report["run"]["executionArn"], "--stack", cloud.stack_name]) == 0
     assert "HIGH" in capsys.readouterr().out
 
     assert main(["cleanup", "--experiment", "tidy", "--endpoint", cloud.endpoint_url]) == 0
