@@ -16,7 +16,7 @@ from typing import Any
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np
-import tqdm
+import tqdm  # type: ignore[import-untyped]  # no stubs pinned; one attribute is set
 from implicit.cpu.als import AlternatingLeastSquares
 from scipy.optimize import linear_sum_assignment
 from scipy.sparse import csr_matrix
