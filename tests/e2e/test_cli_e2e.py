@@ -1,0 +1,77 @@
+"""The `sweep` command as a user runs it, in a fresh process: `sweep demo` on the synthetic preset and
+on the real MovieLens latest-small, and `sweep run` refusing bad input before anything is uploaded."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+SWEEP = Path(sys.executable).parent / "sweep"
+ROOT = Path(__file__).resolve().parents[2]
+MOVIELENS = ROOT.parent / "shared" / "datasets" / "ml-latest-small"
+
+
+def _sweep(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(SWEEP), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OPENBLAS_NUM_THREADS": "1"},
+        timeout=240,
+        check=False,
+    )
+
+
+def _check_sweep_output(done: subprocess.CompletedProcess[str], out: Path) -> dict[str, dict[str, object]]:
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"results in {out}/" in done.stdout
+    assert {p.name for p in out.iterdir()} == {"report.json", "report.md", "report.html", "history.json"}
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    levels = {level["sensitivity"]: level for level in report["levels"]}
+    assert list(levels) == ["OFF", "LOW", "MEDIUM", "HIGH"]
+    assert {level["status"] for level in levels.values()} == {"ACTIVE"}
+    # The comparison table was printed, and the royalty paid falls from OFF to HIGH.
+    assert "NDCG@10" in done.stdout
+    off, high = levels["OFF"]["meanTopKObjectiveSum"], levels["HIGH"]["meanTopKObjectiveSum"]
+    assert isinstance(off, float)
+    assert isinstance(high, float)
+    assert high > off
+    history = json.loads((out / "history.json").read_text(encoding="utf-8"))
+    assert history[-1]["type"] == "ExecutionSucceeded"
+    assert not [e for e in history if e["type"] in ("TaskFailed", "LambdaFunctionFailed")]
+    return levels
+
+
+def test_demo_on_the_synthetic_preset(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    _check_sweep_output(_sweep("demo", "--out", str(out)), out)
+
+
+@pytest.mark.skipif(not MOVIELENS.is_dir(), reason=f"MovieLens latest-small is not at {MOVIELENS}")
+def test_demo_on_movielens_latest_small(tmp_path: Path) -> None:
+    out = tmp_path / "ml"
+    done = _sweep("demo", "--dataset", "ml-latest-small", "--data-dir", str(MOVIELENS), "--out", str(out))
+    _check_sweep_output(done, out)
+
+
+def test_run_refuses_bad_input_before_uploading(tmp_path: Path) -> None:
+    interactions = tmp_path / "interactions.csv"
+    interactions.write_text("USER_ID,ITEM_ID,TIMESTAMP\n1,10,978300760\n2,11,not-a-time\n", encoding="utf-8")
+    items = tmp_path / "items.csv"
+    items.write_text("ITEM_ID,ROYALTY\n10,-0.01\n11,-0.02\n", encoding="utf-8")
+    done = _sweep(
+        "run", "--interactions", str(interactions), "--items", str(items), "--out", str(tmp_path / "o")
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "nothing was uploaded" in done.stderr
+    assert "interactions.csv, line 3" in done.stderr
+    # Refused before a local cloud was even started.
+    assert "starting the local cloud" not in done.stdout
