@@ -14,7 +14,7 @@ from sweep_core.steps import CompareRequest
 
 @logger.inject_lambda_context(log_event=False)
 @tracer.capture_lambda_handler
-@metrics.log_metrics
+@metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = CompareRequest.model_validate(event)
     logger.append_keys(execution_id=request.run.execution_arn, experiment=request.run.config.experiment)

@@ -10,6 +10,6 @@ from sweep_core.runtime import level_step, logger, metrics, tracer
 
 @logger.inject_lambda_context(log_event=False)
 @tracer.capture_lambda_handler
-@metrics.log_metrics
+@metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return level_step(event, ensure_solution_version, "solution version")

@@ -4,6 +4,7 @@ environment template.yaml gives each function, and the AWS clients (created once
 from __future__ import annotations
 
 import os
+import warnings
 from functools import cache
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -24,6 +25,9 @@ if TYPE_CHECKING:
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+# Most steps publish only the cold-start metric (CompareSolutions emits its own per level), so an
+# empty flush is the normal case, not something to warn about on every invocation.
+warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
 # Step Functions owns long retries (Retry with backoff on ResourceLimitError); the SDK only smooths
 # over short blips so that a throttled call does not hold a Lambda for minutes.

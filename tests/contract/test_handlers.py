@@ -1,0 +1,134 @@
+"""The Lambda handlers as the state machine calls them: events shaped by the ASL's Parameters, the
+environment template.yaml gives them, clients reaching the local endpoint through the standard
+AWS_ENDPOINT_URL_* variables; results shaped for the ASL's ResultSelectors."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sweep_core import runtime
+from sweep_core.steps import ImportState, LevelState, Run
+
+from .conftest import BUCKET, make_run
+
+ROOT = Path(__file__).resolve().parents[2]
+ASL = json.loads((ROOT / "statemachine" / "objective_sweep.asl.json").read_text())
+MAP_STATES = ASL["States"]["TrainLevels"]["ItemProcessor"]["States"]
+# sweep_core.runtime silences this for Lambda; pytest resets warning filters per test.
+pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
+
+
+@dataclass
+class Context:
+    function_name: str = "test"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:test"
+    aws_request_id: str = "req-1"
+
+
+def handler(step: str) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    spec = importlib.util.spec_from_file_location(f"_test_{step}", ROOT / "functions" / step / "app.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.lambda_handler
+
+
+@pytest.fixture
+def lambda_env(monkeypatch: pytest.MonkeyPatch, endpoint: str, s3_url: str) -> Iterator[None]:
+    for key, value in {
+        "BUCKET_NAME": BUCKET,
+        "TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:sweep",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_NAMESPACE": "ObjectiveSweepTests",
+        "AWS_ENDPOINT_URL_PERSONALIZE": endpoint,
+        "AWS_ENDPOINT_URL_PERSONALIZE_RUNTIME": endpoint,
+        "AWS_ENDPOINT_URL_S3": s3_url,
+    }.items():
+        monkeypatch.setenv(key, value)
+    for cached in (runtime.settings, runtime.personalize, runtime.personalize_runtime, runtime.s3):
+        cached.cache_clear()
+    yield
+    for cached in (runtime.settings, runtime.personalize, runtime.personalize_runtime, runtime.s3):
+        cached.cache_clear()
+
+
+def _select(selector: dict[str, str], payload: dict[str, Any]) -> dict[str, Any]:
+    """Apply an ASL ResultSelector of "$.Payload.<field>" paths to a handler's result."""
+    return {
+        key.removesuffix(".$"): payload[path.removeprefix("$.Payload.")] for key, path in selector.items()
+    }
+
+
+def test_level_handlers_answer_what_the_state_machine_selects(lambda_env: None, data: Any) -> None:
+    run: Run = make_run("contract-handlers", data, sensitivities=["LOW"])
+    imports = ImportState()
+    import_step = handler("import_datasets")
+    selector = {k: v for k, v in ASL["States"]["ImportDatasets"]["ResultSelector"].items()}
+    for _ in range(500):
+        result = import_step(
+            {
+                "run": run.model_dump(mode="json", by_alias=True),
+                "imports": imports.model_dump(mode="json", by_alias=True),
+                "wait": ASL["States"]["ImportDatasets"]["Parameters"]["Payload"]["wait"],
+            },
+            Context(),
+        )
+        imports = ImportState.model_validate(_select(selector, result))
+        if imports.poll.done:
+            break
+    assert imports.poll.done
+    assert imports.dataset_group_arn
+
+    level = LevelState(sensitivity="LOW", run=run, dataset_group_arn=imports.dataset_group_arn)
+    for state_name, step, key in (
+        ("CreateSolution", "create_solution", "solution"),
+        ("CreateSolutionVersion", "create_solution_version", "version"),
+        ("DeployCampaign", "deploy_campaign", "campaign"),
+    ):
+        state = MAP_STATES[state_name]
+        call = handler(step)
+        for _ in range(500):
+            result = call(
+                {
+                    "level": level.model_dump(mode="json", by_alias=True),
+                    "wait": state["Parameters"]["Payload"]["wait"],
+                },
+                Context(),
+            )
+            level = level.model_copy(
+                update={
+                    key: type(getattr(level, key)).model_validate(_select(state["ResultSelector"], result))
+                }
+            )
+            if getattr(level, key).poll.done:
+                break
+        assert getattr(level, key).poll.done, state_name
+    assert level.campaign.deployment is not None
+    assert level.campaign.deployment.action == "created"
+
+    keep = handler("apply_keep")
+    arn = level.campaign.campaign_arn
+    assert keep({"experiment": "contract-handlers", "deleteCampaignArns": [arn]}, Context()) == {
+        "deleted": [arn],
+        "alreadyGone": [],
+    }
+    gone = arn.replace("contract-handlers-low", "contract-handlers-none") if arn else ""
+    assert keep({"experiment": "contract-handlers", "deleteCampaignArns": [gone]}, Context()) == {
+        "deleted": [],
+        "alreadyGone": [gone],
+    }
+
+
+def test_a_malformed_event_is_rejected_before_any_call(lambda_env: None) -> None:
+    with pytest.raises(ValueError, match="level"):
+        handler("create_solution")(
+            {"wait": {"initialSeconds": 1, "maxSeconds": 1, "budgetSeconds": 1}}, Context()
+        )
