@@ -31,6 +31,7 @@ from sweep_core.steps import (
     DataKind,
     ImportState,
     LevelState,
+    Poll,
     Run,
     SolutionState,
     VersionState,
@@ -93,6 +94,15 @@ def _describe_or_create(find: Callable[[], Any], create: Callable[[], str], arn_
 def _check_failed(status: str, what: str, arn: str, reason: str | None) -> None:
     if status in FAILED_STATUSES:
         raise ResourceFailedError(f"{what} {arn} is {status}: {reason or 'Personalize gave no reason'}")
+
+
+def _track(previous: Poll, resource: Any, label: str, arn: str, policy: WaitPolicy, what: str) -> Poll:
+    """The wait loop's next step for one resource: fail on a failed status, done when ACTIVE."""
+    status = str(resource["status"])
+    _check_failed(status, label, arn, resource.get("failureReason"))
+    return next_poll(
+        previous, status=f"{label.lower()} {status}", done=status == ACTIVE, policy=policy, what=what
+    )
 
 
 def _summarise(statuses: dict[str, str]) -> tuple[str, bool]:
@@ -274,16 +284,9 @@ def ensure_solution(pz: PersonalizeClient, level: LevelState, policy: WaitPolicy
                 )
             ]
         )
-    _check_failed(solution["status"], "Solution", arn, None)
     return SolutionState(
         solution_arn=arn,
-        poll=next_poll(
-            level.solution.poll,
-            status=f"solution {solution['status']}",
-            done=solution["status"] == ACTIVE,
-            policy=policy,
-            what=f"Solution {name}",
-        ),
+        poll=_track(level.solution.poll, solution, "Solution", arn, policy, f"Solution {name}"),
     )
 
 
@@ -300,16 +303,9 @@ def ensure_solution_version(pz: PersonalizeClient, level: LevelState, policy: Wa
             "solutionVersionArn",
         )
         version = pz.describe_solution_version(solutionVersionArn=arn)["solutionVersion"]
-    _check_failed(version["status"], "Solution version", arn, version.get("failureReason"))
     return VersionState(
         solution_version_arn=arn,
-        poll=next_poll(
-            level.version.poll,
-            status=f"training {version['status']}",
-            done=version["status"] == ACTIVE,
-            policy=policy,
-            what=f"Training of {name}",
-        ),
+        poll=_track(level.version.poll, version, "Solution version", arn, policy, f"Training of {name}"),
     )
 
 
