@@ -132,13 +132,7 @@ def _deployment(args: argparse.Namespace, **cloud_options: Any) -> Iterator[Depl
 
     print("starting the local cloud ...", flush=True)
     with LocalCloud(**cloud_options) as cloud:
-        yield Deployment(
-            cloud.stack.bucket_name,
-            cloud.stack.state_machine_arn,
-            cloud.endpoint_url,
-            cloud.personalize_url,
-            "us-east-1",
-        )
+        yield cloud.deployment()
 
 
 def _local_personalize_url(endpoint: str) -> str | None:

@@ -8,7 +8,6 @@ import contextlib
 import io
 import json
 import logging
-import os
 import socket
 import tempfile
 import threading
@@ -21,7 +20,8 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from objective_sweep.localcloud.lambdas import InProcessRuntime
+from objective_sweep.localcloud.lambdas import InProcessRuntime, set_environ
+from objective_sweep.localcloud.runs import Deployment
 from objective_sweep.localcloud.template import ACCOUNT_ID, REGION, LocalStack, read_stack
 from objective_sweep.localcloud.timescale import TimeScale
 from objective_sweep.localcloud.triggers import EventBridgeBridge
@@ -295,19 +295,11 @@ class LocalCloud:
             leftover[0].join(min(0.2, max(0.0, deadline - time.monotonic())))
 
     def _set_environ(self, values: dict[str, str | None]) -> None:
-        for key, value in values.items():
-            self._saved_environ.setdefault(key, os.environ.get(key))
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        for key, value in set_environ(values).items():
+            self._saved_environ.setdefault(key, value)
 
     def _restore_environ(self) -> None:
-        for key, value in self._saved_environ.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        set_environ(self._saved_environ)
         self._saved_environ.clear()
 
     # -- resources from template.yaml ---------------------------------------------------------
@@ -421,6 +413,16 @@ class LocalCloud:
             "Outputs": {key: {"Value": value} for key, value in self.stack.outputs.items()},
         }
         self.client("cloudformation").create_stack(StackName=self.stack_name, TemplateBody=json.dumps(body))
+
+    def deployment(self) -> Deployment:
+        """This cloud as a deployment the `sweep` commands operate on."""
+        return Deployment(
+            self.stack.bucket_name,
+            self.stack.state_machine_arn,
+            self.endpoint_url,
+            self.personalize_url,
+            REGION,
+        )
 
     # -- triggers ------------------------------------------------------------------------------
 

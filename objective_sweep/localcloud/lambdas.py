@@ -22,13 +22,25 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any, TextIO
 
 from objective_sweep.localcloud.template import FunctionSpec
+
+
+def set_environ(values: Mapping[str, str | None]) -> dict[str, str | None]:
+    """Set (or, for None, remove) variables of this process; returns their previous values, which
+    passed back to this function restore them."""
+    previous = {key: os.environ.get(key) for key in values}
+    for key, value in values.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    return previous
 
 
 @dataclass
@@ -120,9 +132,7 @@ class InProcessRuntime:
 
         self._log_file.parent.mkdir(parents=True, exist_ok=True)
         self._log = self._log_file.open("a", encoding="utf-8", buffering=1)
-        for key, value in self.shared_environment.items():
-            self._saved_environment[key] = os.environ.get(key)
-            os.environ[key] = value
+        self._saved_environment = set_environ(self.shared_environment)
         for code_dir in sorted({str(spec.code_dir) for spec in self._specs.values()}):
             if code_dir not in sys.path:
                 sys.path.insert(0, code_dir)
@@ -158,12 +168,8 @@ class InProcessRuntime:
         if self._saved_streams is not None:
             sys.stdout, sys.stderr = self._saved_streams
             self._saved_streams = None
-        for key, value in self._saved_environment.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        self._saved_environment.clear()
+        set_environ(self._saved_environment)
+        self._saved_environment = {}
         for code_dir in self._code_dirs:
             with contextlib.suppress(ValueError):
                 sys.path.remove(code_dir)
@@ -217,16 +223,11 @@ class InProcessRuntime:
             yield
             return
         with self._env_lock:
-            saved = {key: os.environ.get(key) for key in own}
-            os.environ.update(own)
+            saved = set_environ(own)
             try:
                 yield
             finally:
-                for key, value in saved.items():
-                    if value is None:
-                        os.environ.pop(key, None)
-                    else:
-                        os.environ[key] = value
+                set_environ(saved)
 
     @contextlib.contextmanager
     def _routed_output(self) -> Iterator[None]:

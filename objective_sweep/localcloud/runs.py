@@ -47,12 +47,17 @@ class Deployment:
         endpoint = self.endpoint_url
         if service in ("personalize", "personalize-runtime") and self.personalize_url:
             endpoint = self.personalize_url
-        kwargs: dict[str, Any] = {"config": _CLIENT_CONFIG}
-        if endpoint:
-            kwargs["endpoint_url"] = endpoint
-        if self.region:
-            kwargs["region_name"] = self.region
-        return boto3.client(service, **kwargs)  # type: ignore[call-overload]
+        return _client(service, endpoint, self.region)
+
+
+def _client(service: str, endpoint_url: str | None, region: str | None) -> Any:
+    """A boto3 client; without an endpoint or region, boto3's own configuration (AWS_ENDPOINT_URL...) applies."""
+    kwargs: dict[str, Any] = {"config": _CLIENT_CONFIG}
+    if endpoint_url:
+        kwargs["endpoint_url"] = endpoint_url
+    if region:
+        kwargs["region_name"] = region
+    return boto3.client(service, **kwargs)  # type: ignore[call-overload]
 
 
 def find_deployment(
@@ -63,12 +68,7 @@ def find_deployment(
     region: str | None = None,
 ) -> Deployment:
     """Read the bucket and state machine from the stack's CloudFormation outputs."""
-    kwargs: dict[str, Any] = {"config": _CLIENT_CONFIG}
-    if endpoint_url:
-        kwargs["endpoint_url"] = endpoint_url
-    if region:
-        kwargs["region_name"] = region
-    cloudformation = boto3.client("cloudformation", **kwargs)
+    cloudformation = _client("cloudformation", endpoint_url, region)
     try:
         stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
     except ClientError as error:

@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import json
 import random
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from objective_sweep.cli import main
-from objective_sweep.datasets.synthetic import SyntheticSpec, generate
 from objective_sweep.localcloud import LocalCloud
 from objective_sweep.localcloud.runs import (
     Deployment,
@@ -25,9 +22,9 @@ from objective_sweep.localcloud.runs import (
 )
 from objective_sweep.localcloud.triggers import object_created_event
 
-pytestmark = pytest.mark.slow
+from .helpers import wait_for
 
-SMALL = SyntheticSpec(users=200, items=400, interactions=8_000, seed=11)
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -36,36 +33,12 @@ def cloud() -> Iterator[LocalCloud]:
         yield running
 
 
-@pytest.fixture(scope="module")
-def deployment(cloud: LocalCloud) -> Deployment:
-    return Deployment(
-        cloud.stack.bucket_name,
-        cloud.stack.state_machine_arn,
-        cloud.endpoint_url,
-        cloud.personalize_url,
-        "us-east-1",
-    )
-
-
-@pytest.fixture(scope="module")
-def files(tmp_path_factory: pytest.TempPathFactory) -> RunFiles:
-    data = generate(SMALL, tmp_path_factory.mktemp("small"))
-    return RunFiles(data.interactions_csv, data.items_csv, titles=data.titles_csv)
-
-
 def _executions(deployment: Deployment) -> list[str]:
     sfn = deployment.client("stepfunctions")
     return [
         e["executionArn"]
         for e in sfn.list_executions(stateMachineArn=deployment.state_machine_arn)["executions"]
     ]
-
-
-def _wait(deployment: Deployment, arn: str) -> dict[str, Any]:
-    sfn = deployment.client("stepfunctions")
-    while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
-        time.sleep(0.2)
-    return dict(described)
 
 
 def _served_versions(deployment: Deployment, experiment: str) -> dict[str, str]:
@@ -103,7 +76,7 @@ def test_run_file_upload_starts_exactly_one_execution_with_its_config(
     config = build_config(files, experiment="trigger", sensitivities=["OFF"], keep="none")
     uploaded = upload_run(deployment, config, files)
     (arn,) = set(_executions(deployment)) - before
-    described = _wait(deployment, arn)
+    described = wait_for(deployment, arn)
     assert described["status"] == "SUCCEEDED", described
     history = deployment.client("stepfunctions").get_execution_history(executionArn=arn, maxResults=1000)[
         "events"
@@ -140,7 +113,7 @@ def test_a_repeated_event_starts_nothing(cloud: LocalCloud, deployment: Deployme
     assert delivery.duplicate
     assert set(_executions(deployment)) == after_upload
     assert delivery.execution_arn is not None
-    assert _wait(deployment, delivery.execution_arn)["status"] == "SUCCEEDED"
+    assert wait_for(deployment, delivery.execution_arn)["status"] == "SUCCEEDED"
 
 
 def _scrambled(files: RunFiles, folder: Path) -> RunFiles:
@@ -173,7 +146,7 @@ def test_retrain_moves_campaigns_only_when_the_gate_passes(
                           quality_gate={"tolerance": float(tolerance)})  # fmt: skip
     uploaded = upload_run(deployment, config, files)
     first = find_started_execution(deployment, uploaded, timeout=30)
-    assert _wait(deployment, first)["status"] == "SUCCEEDED"
+    assert wait_for(deployment, first)["status"] == "SUCCEEDED"
     served_before = _served_versions(deployment, experiment)
     assert len(served_before) == 1
 

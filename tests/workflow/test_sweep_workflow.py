@@ -5,7 +5,6 @@ the execution history, the report and Personalize's state, not only on the final
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,6 @@ from typing import Any
 import pytest
 from sweep_core.models import RunConfig
 
-from objective_sweep.datasets.synthetic import SyntheticSpec, generate
 from objective_sweep.localcloud import LocalCloud
 from objective_sweep.localcloud.runs import (
     Deployment,
@@ -26,10 +24,10 @@ from objective_sweep.localcloud.runs import (
     upload_run,
 )
 
+from .helpers import wait_for
+
 pytestmark = pytest.mark.slow
 
-# Small enough to train four levels in a few seconds, above Personalize's minimums.
-SMALL = SyntheticSpec(users=200, items=400, interactions=8_000, seed=7)
 FAULT_REASON = "Injected failure: HIGH level"
 FAULTS = {"fail": [{"resource": "solutionVersion", "name": "faulty-high*", "reason": FAULT_REASON}]}
 FAILURE_EVENTS = {"TaskFailed", "LambdaFunctionFailed", "ExecutionFailed", "MapIterationFailed"}
@@ -41,34 +39,10 @@ def cloud() -> Iterator[LocalCloud]:
         yield running
 
 
-@pytest.fixture(scope="module")
-def deployment(cloud: LocalCloud) -> Deployment:
-    return Deployment(
-        cloud.stack.bucket_name,
-        cloud.stack.state_machine_arn,
-        cloud.endpoint_url,
-        cloud.personalize_url,
-        "us-east-1",
-    )
-
-
-@pytest.fixture(scope="module")
-def files(tmp_path_factory: pytest.TempPathFactory) -> RunFiles:
-    data = generate(SMALL, tmp_path_factory.mktemp("small"))
-    return RunFiles(data.interactions_csv, data.items_csv, titles=data.titles_csv)
-
-
-def _wait(deployment: Deployment, arn: str) -> dict[str, Any]:
-    sfn = deployment.client("stepfunctions")
-    while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
-        time.sleep(0.2)
-    return dict(described)
-
-
 def _upload_and_run(deployment: Deployment, config: RunConfig, files: RunFiles) -> tuple[str, dict[str, Any]]:
     uploaded = upload_run(deployment, config, files)
     arn = find_started_execution(deployment, uploaded, timeout=30)
-    return arn, _wait(deployment, arn)
+    return arn, wait_for(deployment, arn)
 
 
 def _failures(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -185,7 +159,7 @@ def test_console_input_with_keep_recommended_leaves_one_campaign(
         "keep": "recommended",
     }
     arn = start_console_run(deployment, run_input)
-    described = _wait(deployment, arn)
+    described = wait_for(deployment, arn)
     assert described["status"] == "SUCCEEDED", described
     assert _failures(execution_history(deployment, arn)) == []
     report = _report(deployment, "console", arn)
