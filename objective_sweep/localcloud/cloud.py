@@ -45,11 +45,6 @@ class LocalCloudError(Exception):
     """The local cloud could not start or stop cleanly; the message says which part and why."""
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
 
 class _TrackedMotoServer:
     """moto's ThreadedMotoServer whose open connections are closed on stop: botocore keeps HTTP
@@ -174,7 +169,8 @@ class LocalCloud:
         self.workdir.mkdir(parents=True, exist_ok=True)
         moto_api_backend.reset()
         moto_api_backend.set_config(_MOTO_CONFIG)
-        self._server = _TrackedMotoServer(_free_port())
+        # Port 0: the operating system picks a free port as it binds, so no other process can take it first.
+        self._server = _TrackedMotoServer(0)
         port = self._server.start()
         self.endpoint_url = f"http://127.0.0.1:{port}"
         self.environment = {
