@@ -108,7 +108,15 @@ class Table:
         return len(next(iter(self.columns.values()), []))
 
     def extended(self, other: Table) -> Table:
-        return Table({name: self.columns.get(name, []) + other.columns[name] for name in other.columns})
+        """Rows of both tables; a nullable column absent from one side is null in its rows."""
+        names = list(dict.fromkeys([*self.columns, *other.columns]))
+        mine, theirs = len(self), len(other)
+        return Table(
+            {
+                name: self.columns.get(name, [None] * mine) + other.columns.get(name, [None] * theirs)
+                for name in names
+            }
+        )
 
 
 def _converter(column: Column) -> Callable[[str], Any]:

@@ -196,7 +196,11 @@ class PersonalizeService:
         op_model = model.operation_model(operation)
         validate_request(op_model.input_shape, params)
         result = handler(params, Context(region))
-        return project(result, op_model.output_shape) if op_model.output_shape is not None else {}
+        if op_model.output_shape is None:
+            return {}
+        # Handlers return live records; background jobs change them under the same lock.
+        with self._lock:
+            return dict(project(result, op_model.output_shape))
 
     def _handler(self, operation: str) -> Callable[[dict[str, Any], Context], dict[str, Any]] | None:
         if operation in DESCRIBE_OPERATIONS:

@@ -53,12 +53,17 @@ class Hyperparameters:
     def from_config(cls, values: dict[str, str]) -> Hyperparameters:
         """Map Personalize's algorithmHyperParameters onto ALS (hidden_dimension is the factor count)."""
         base = cls()
-        return cls(
+        chosen = cls(
             factors=int(values.get("hidden_dimension", base.factors)),
             regularization=float(values.get("regularization", base.regularization)),
             alpha=float(values.get("alpha", base.alpha)),
             iterations=int(values.get("iterations", base.iterations)),
         )
+        if not (1 <= chosen.factors <= 1024 and 1 <= chosen.iterations <= 100):
+            raise ValueError("hidden_dimension must be 1-1024 and iterations 1-100")
+        if not (chosen.regularization >= 0 and chosen.alpha > 0):
+            raise ValueError("regularization must be >= 0 and alpha > 0")
+        return chosen
 
 
 @dataclass(frozen=True)

@@ -105,6 +105,13 @@ def test_solution_options_that_the_local_endpoint_lacks_are_refused(
             recipeArn=recipe,
             solutionConfig={"algorithmHyperParameters": {"learning_rate": "0.1"}},
         )
+    with pytest.raises(p.exceptions.InvalidInputException, match="hidden_dimension must be 1-1024"):
+        p.create_solution(
+            name="hyper",
+            datasetGroupArn=trained["group"],
+            recipeArn=recipe,
+            solutionConfig={"algorithmHyperParameters": {"hidden_dimension": "0"}},
+        )
     with pytest.raises(p.exceptions.InvalidInputException, match="non-nullable numeric column"):
         p.create_solution(
             name="genre-objective",
