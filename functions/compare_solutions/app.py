@@ -38,6 +38,6 @@ def _publish_level_metrics(report: Report) -> None:
         if level.mean_top_k_objective_sum is not None:
             values["mean_top_k_objective_sum"] = level.mean_top_k_objective_sum
         for name, value in values.items():
-            with single_metric(name=name, unit=MetricUnit.Count, value=value) as metric:
+            with single_metric(name=name, unit=MetricUnit.NoUnit, value=value) as metric:
                 metric.add_dimension(name="experiment", value=report.run.experiment)
                 metric.add_dimension(name="sensitivity", value=level.sensitivity)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,7 +68,9 @@ def _select(selector: dict[str, str], payload: dict[str, Any]) -> dict[str, Any]
     }
 
 
-def test_level_handlers_answer_what_the_state_machine_selects(lambda_env: None, data: Any) -> None:
+def test_step_handlers_answer_what_the_state_machine_selects(
+    lambda_env: None, data: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     run: Run = make_run("contract-handlers", data, sensitivities=["LOW"])
     imports = ImportState()
     import_step = handler("import_datasets")
@@ -84,6 +87,7 @@ def test_level_handlers_answer_what_the_state_machine_selects(lambda_env: None, 
         imports = ImportState.model_validate(_select(selector, result))
         if imports.poll.done:
             break
+        time.sleep(0.02)
     assert imports.poll.done
     assert imports.dataset_group_arn
 
@@ -110,9 +114,39 @@ def test_level_handlers_answer_what_the_state_machine_selects(lambda_env: None, 
             )
             if getattr(level, key).poll.done:
                 break
+            time.sleep(0.02)
         assert getattr(level, key).poll.done, state_name
     assert level.campaign.deployment is not None
     assert level.campaign.deployment.action == "created"
+
+    record = {
+        "sensitivity": "LOW",
+        "status": "ACTIVE",
+        "solutionArn": level.solution.solution_arn,
+        "solutionVersionArn": level.version.solution_version_arn,
+        "campaignArn": level.campaign.campaign_arn,
+        "deployment": level.campaign.deployment.model_dump(mode="json"),
+    }
+    compared = handler("compare_solutions")(
+        {"run": run.model_dump(mode="json", by_alias=True), "levels": [record], "finishedAt": None}, Context()
+    )
+    assert set(_select(ASL["States"]["CompareSolutions"]["ResultSelector"], compared)) == {
+        "summary",
+        "reportUris",
+        "subject",
+        "message",
+        "deleteCampaignArns",
+    }
+    assert len(json.dumps(compared)) < 32_000, "the execution output must stay small"
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    published = {
+        (doc["sensitivity"], m["Name"])
+        for doc in emf
+        if "sensitivity" in doc
+        for m in doc["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+    }
+    assert ("LOW", "normalized_discounted_cumulative_gain_at_10") in published
+    assert ("LOW", "mean_top_k_objective_sum") in published
 
     keep = handler("apply_keep")
     arn = level.campaign.campaign_arn
