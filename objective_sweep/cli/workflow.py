@@ -5,19 +5,23 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
+import os
 import signal
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from sweep_core.errors import InvalidInputError
 from sweep_core.models import ALL_SENSITIVITIES, Sensitivity
 
+from objective_sweep.localcloud.cloud import LocalCloudError
 from objective_sweep.localcloud.runs import (
     Deployment,
     Follower,
@@ -78,7 +82,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         "--data-dir", type=Path, help="MovieLens folder (u.data/u.item or ratings.csv/movies.csv)"
     )
     _add_run_options(demo)
-    demo.set_defaults(func=_demo)
+    demo.set_defaults(func=_reported(_demo))
 
     run = subparsers.add_parser("run", help="sweep your own interactions and items")
     run.add_argument("--interactions", type=Path, required=True, help="USER_ID,ITEM_ID,TIMESTAMP CSV")
@@ -89,28 +93,42 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     run.add_argument("--objective", help="numeric items column to optimise (default ROYALTY)")
     run.add_argument("--experiment", default="sweep", help="experiment name; resources are named from it")
     _add_run_options(run)
-    run.set_defaults(func=_run)
+    run.set_defaults(func=_reported(_run))
 
     local = subparsers.add_parser("local", help="the local cloud")
     local_commands = local.add_subparsers(dest="local_command", required=True, metavar="COMMAND")
     up = local_commands.add_parser("up", help="keep a local cloud running until Ctrl-C; prints the exports")
-    up.set_defaults(func=_local_up)
+    up.set_defaults(func=_reported(_local_up))
 
     retrain = subparsers.add_parser("retrain", help="fire the retraining schedule's input for an experiment")
     retrain.add_argument("--experiment", required=True)
     _add_target_options(retrain)
     retrain.add_argument("--out", type=Path, help="results folder")
-    retrain.set_defaults(func=_retrain)
+    retrain.set_defaults(func=_reported(_retrain))
 
     cleanup = subparsers.add_parser("cleanup", help="delete an experiment's Personalize resources")
     cleanup.add_argument("--experiment", required=True)
     _add_target_options(cleanup)
-    cleanup.set_defaults(func=_cleanup)
+    cleanup.set_defaults(func=_reported(_cleanup))
 
     report = subparsers.add_parser("report", help="render a finished run's report in the terminal")
     report.add_argument("source", help="an execution ARN, or a report.json file")
     _add_target_options(report)
-    report.set_defaults(func=_report)
+    report.set_defaults(func=_reported(_report))
+
+
+def _reported(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Errors from AWS, the local cloud or the run end the command with their message, not a traceback."""
+
+    @functools.wraps(command)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except (RunError, LocalCloudError, BotoCoreError, ClientError) as error:
+            print(f"sweep {args.command}: {error}", file=sys.stderr)
+            return 1
+
+    return run
 
 
 # -- where a command runs --------------------------------------------------------------------------
@@ -123,6 +141,9 @@ def _deployment(args: argparse.Namespace, **cloud_options: Any) -> Iterator[Depl
         yield find_deployment(args.stack)
         return
     if getattr(args, "endpoint", None):
+        # A local cloud accepts any key; without this a shell that exported nothing could not sign.
+        for variable in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+            os.environ.setdefault(variable, "local")
         personalize = _local_personalize_url(args.endpoint)
         yield find_deployment(
             DEFAULT_STACK, endpoint_url=args.endpoint, personalize_url=personalize, region="us-east-1"
@@ -297,16 +318,12 @@ def _cleanup(args: argparse.Namespace) -> int:
         if progress.remaining:
             print(f"waiting for {len(progress.remaining)} deletion(s) ...", flush=True)
 
-    try:
-        with _existing_deployment(args) as deployment:
-            # The local endpoint finishes a deletion in well under a second; AWS takes minutes.
-            interval = 0.2 if deployment.endpoint_url else 10.0
-            deleted = delete_experiment(
-                deployment.client("personalize"), args.experiment, interval_s=interval, on_progress=report
-            )
-    except RunError as error:
-        print(str(error), file=sys.stderr)
-        return 2
+    with _existing_deployment(args) as deployment:
+        # The local endpoint finishes a deletion in well under a second; AWS takes minutes.
+        interval = 0.2 if deployment.endpoint_url else 10.0
+        deleted = delete_experiment(
+            deployment.client("personalize"), args.experiment, interval_s=interval, on_progress=report
+        )
     print(f"experiment {args.experiment}: {len(deleted)} resource(s) deleted, nothing of it is left")
     return 0
 
@@ -318,21 +335,15 @@ def _report(args: argparse.Namespace) -> int:
     if source.is_file():
         text = source.read_bytes()
     elif args.source.startswith("arn:") and ":execution:" in args.source:
-        try:
-            with _existing_deployment(args) as deployment:
-                described = deployment.client("stepfunctions").describe_execution(executionArn=args.source)
-                if described["status"] != "SUCCEEDED":
-                    history = execution_history(deployment, args.source)
-                    print(
-                        f"the run {described['status']}: {failure_cause(described, history)}", file=sys.stderr
-                    )
-                    return 1
-                run_input = json.loads(described.get("input") or "{}")
-                experiment = _experiment_of(deployment, run_input, described)
-                text = fetch_report_files(deployment, experiment, args.source)["report.json"]
-        except RunError as error:
-            print(str(error), file=sys.stderr)
-            return 1
+        with _existing_deployment(args) as deployment:
+            described = deployment.client("stepfunctions").describe_execution(executionArn=args.source)
+            if described["status"] != "SUCCEEDED":
+                history = execution_history(deployment, args.source)
+                print(f"the run {described['status']}: {failure_cause(described, history)}", file=sys.stderr)
+                return 1
+            run_input = json.loads(described.get("input") or "{}")
+            experiment = _experiment_of(deployment, run_input, described)
+            text = fetch_report_files(deployment, experiment, args.source)["report.json"]
     else:
         print(
             f"{args.source}: neither a report.json file nor a Step Functions execution ARN", file=sys.stderr
