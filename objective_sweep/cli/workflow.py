@@ -296,13 +296,7 @@ def _retrain(args: argparse.Namespace) -> int:
     run_input = json.loads(str(schedules[0].input))
     run_input["experiment"] = args.experiment
     started = time.monotonic()
-    if not (args.endpoint or args.stack):
-        print(
-            "sweep retrain needs a running cloud: --endpoint URL (sweep local up) or --stack NAME",
-            file=sys.stderr,
-        )
-        return 2
-    with _deployment(args) as deployment:
+    with _existing_deployment(args) as deployment:
         execution_arn = start_console_run(deployment, run_input)
         return _follow_and_collect(
             deployment, execution_arn, args.experiment, list(ALL_SENSITIVITIES), args.out, started
@@ -356,7 +350,10 @@ def _report(args: argparse.Namespace) -> int:
 @contextlib.contextmanager
 def _existing_deployment(args: argparse.Namespace) -> Iterator[Deployment]:
     if not (args.endpoint or args.stack):
-        raise RunError("an execution ARN needs --endpoint URL (a running local cloud) or --stack NAME (AWS)")
+        raise RunError(
+            f"sweep {args.command} works on an existing deployment: give --endpoint URL (a running local "
+            "cloud, see `sweep local up`) or --stack NAME (AWS)"
+        )
     with _deployment(args) as deployment:
         yield deployment
 
