@@ -80,3 +80,37 @@ def test_cli_prints_the_url_first_and_serves(kit: Any) -> None:
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_a_campaign_serves_its_old_version_until_the_update_is_active(
+    endpoint: LocalPersonalize, s3_data: dict[str, str], kit: Any
+) -> None:
+    clients = kit.make_clients(endpoint.url)
+    p, rt = clients.personalize, clients.runtime
+    group = kit.build_group(clients, "switch", s3_data["interactions"], s3_data["items"])
+    off = kit.train(clients, group, "switch-off", "OFF")
+    high = kit.train(clients, group, "switch-high", "HIGH")
+    campaign = kit.deploy(clients, "switch", off)
+    users = [f"u{i}" for i in range(0, 60, 7)]
+
+    def lists() -> list[list[str]]:
+        return [
+            [i["itemId"] for i in rt.get_recommendations(campaignArn=campaign, userId=u)["itemList"]]
+            for u in users
+        ]
+
+    before = lists()
+    endpoint.faults.add({"slow": [{"resource": "campaign", "name": "switch", "seconds": 2}]})
+    try:
+        p.update_campaign(campaignArn=campaign, solutionVersionArn=high)
+        during = lists()
+        assert (
+            p.describe_campaign(campaignArn=campaign)["campaign"]["latestCampaignUpdate"]["status"]
+            != "ACTIVE"
+        )
+    finally:
+        endpoint.faults.clear()
+    kit.wait_until(p.describe_campaign, "campaign.latestCampaignUpdate", campaignArn=campaign)
+    after = lists()
+    assert during == before
+    assert after != before
