@@ -1,14 +1,17 @@
 """The `sweep` command as a user runs it, in a fresh process: `sweep demo` on the synthetic preset and
-on the real MovieLens latest-small, and `sweep run` refusing bad input before anything is uploaded."""
+on the real MovieLens latest-small, `sweep run` refusing bad input before anything is uploaded, and `sweep local up`."""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
+import boto3
 import pytest
 
 pytestmark = pytest.mark.slow
@@ -75,3 +78,40 @@ def test_run_refuses_bad_input_before_uploading(tmp_path: Path) -> None:
     assert "interactions.csv, line 3" in done.stderr
     # Refused before a local cloud was even started.
     assert "starting the local cloud" not in done.stdout
+
+
+def test_local_up_serves_until_interrupted() -> None:
+    process = subprocess.Popen(
+        [str(SWEEP), "local", "up"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "OPENBLAS_NUM_THREADS": "1"},
+    )
+    try:
+        exports: dict[str, str] = {}
+        assert process.stdout is not None
+        for line in process.stdout:
+            if line.startswith("export "):
+                key, _, value = line.removeprefix("export ").strip().partition("=")
+                exports[key] = value
+            if line.startswith("# e.g."):
+                break
+        # With the printed variables, plain boto3 (or the AWS CLI) reaches the local cloud.
+        sfn = boto3.client(
+            "stepfunctions",
+            endpoint_url=exports["AWS_ENDPOINT_URL"],
+            region_name=exports["AWS_DEFAULT_REGION"],
+            aws_access_key_id=exports["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=exports["AWS_SECRET_ACCESS_KEY"],
+        )
+        (machine,) = sfn.list_state_machines()["stateMachines"]
+        assert machine["name"].startswith("objective-sweep-")
+        assert exports["AWS_ENDPOINT_URL_PERSONALIZE"].startswith("http://127.0.0.1:")
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) == 0
+    port = int(exports["AWS_ENDPOINT_URL"].rsplit(":", 1)[1])
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", port)) != 0
