@@ -37,7 +37,7 @@ lint: $(VENV)/.installed $(TOOLS)/.installed node_modules/.installed
 	$(TOOLS)/bin/cfn-lint template.yaml
 	$(TOOLS)/bin/sam validate --lint --template template.yaml --region us-east-1
 	npx --no-install asl-validator --json-path statemachine/objective_sweep.asl.json
-	$(TOOLS)/bin/checkov --quiet --compact --framework cloudformation --file template.yaml
+	$(TOOLS)/bin/checkov --quiet --compact --skip-download --framework cloudformation --file template.yaml
 
 pytest: $(VENV)/.installed
 	$(BIN)/pytest
