@@ -33,6 +33,7 @@ from objective_sweep.localcloud.runs import (
     fetch_report_files,
     find_deployment,
     find_started_execution,
+    retrain_input,
     start_console_run,
     upload_run,
     validate_locally,
@@ -284,20 +285,9 @@ def _local_up(args: argparse.Namespace) -> int:
 
 
 def _retrain(args: argparse.Namespace) -> int:
-    from objective_sweep.localcloud import DEFAULT_TEMPLATE
-    from objective_sweep.localcloud.template import read_stack
-
-    schedules = [s for s in read_stack(DEFAULT_TEMPLATE).schedules if s.input]
-    if len(schedules) != 1:
-        print(
-            f"template.yaml declares {len(schedules)} schedules with an Input; expected one", file=sys.stderr
-        )
-        return 2
-    run_input = json.loads(str(schedules[0].input))
-    run_input["experiment"] = args.experiment
     started = time.monotonic()
     with _existing_deployment(args) as deployment:
-        execution_arn = start_console_run(deployment, run_input)
+        execution_arn = start_console_run(deployment, retrain_input(deployment, args.experiment))
         return _follow_and_collect(
             deployment, execution_arn, args.experiment, list(ALL_SENSITIVITIES), args.out, started
         )

@@ -45,7 +45,6 @@ class LocalCloudError(Exception):
     """The local cloud could not start or stop cleanly; the message says which part and why."""
 
 
-
 class _TrackedMotoServer:
     """moto's ThreadedMotoServer whose open connections are closed on stop: botocore keeps HTTP
     connections alive, and each one would otherwise pin a server thread after shutdown."""
@@ -382,6 +381,20 @@ class LocalCloud:
             if rule.input_path:
                 target["InputPath"] = rule.input_path
             events.put_targets(Rule=rule.name, Targets=[target])
+
+        scheduler = self.client("scheduler")
+        for schedule in stack.schedules:
+            # Created as the template declares them; moto never fires them (`sweep retrain` does).
+            schedule_target: dict[str, Any] = {"Arn": schedule.target_arn, "RoleArn": role_arn}
+            if schedule.input is not None:
+                schedule_target["Input"] = schedule.input
+            scheduler.create_schedule(
+                Name=schedule.name,
+                ScheduleExpression=schedule.expression,
+                State=schedule.state,
+                FlexibleTimeWindow={"Mode": "OFF"},
+                Target=schedule_target,
+            )
 
         self._create_stack_outputs()
         if self.personalize_url:

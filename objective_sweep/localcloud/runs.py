@@ -215,6 +215,27 @@ def find_started_execution(deployment: Deployment, uploaded: UploadedRun, *, tim
     )
 
 
+def retrain_input(deployment: Deployment, experiment: str) -> dict[str, Any]:
+    """The input the deployed retraining schedule sends the state machine, for `experiment`."""
+    scheduler = deployment.client("scheduler")
+    inputs = []
+    for page in scheduler.get_paginator("list_schedules").paginate():
+        for summary in page["Schedules"]:
+            if summary.get("Target", {}).get("Arn") != deployment.state_machine_arn:
+                continue
+            schedule = scheduler.get_schedule(
+                Name=summary["Name"], GroupName=summary.get("GroupName", "default")
+            )
+            if "Input" in schedule["Target"]:
+                inputs.append(json.loads(schedule["Target"]["Input"]))
+    if len(inputs) != 1:
+        raise RunError(
+            f"expected one schedule with an input targeting {deployment.state_machine_arn}, found {len(inputs)}"
+        )
+    run_input: dict[str, Any] = inputs[0]
+    return {**run_input, "experiment": experiment}
+
+
 def start_console_run(deployment: Deployment, run_input: dict[str, Any], name: str | None = None) -> str:
     """StartExecution with a RunConfig (or a pointer to a run file), as the console would."""
     # Named here because moto's server mode answers an unnamed StartExecution with an ARN ending in None.

@@ -96,6 +96,7 @@ class ScheduleSpec:
     expression: str
     target_arn: str
     input: str | None
+    state: str = "DISABLED"
 
 
 @dataclass
@@ -368,6 +369,7 @@ def read_stack(
                     ),
                     machine_arn,
                     event_props.get("Input"),
+                    "ENABLED" if event_props.get("Enabled", True) else "DISABLED",
                 )
             )
     for logical_id, resource in resolver.resources.items():
@@ -395,6 +397,7 @@ def read_stack(
                     str(props["ScheduleExpression"]),
                     str(target["Arn"]),
                     target.get("Input"),
+                    str(props.get("State", "ENABLED")),
                 )
             )
 
