@@ -131,8 +131,9 @@ def ensure_imports(
 
         datasets: dict[DataKind, str] = {}
         statuses: dict[str, str] = {}
+        # PrepareRun built a schema for every file it validated: those are the datasets to import.
         for kind in DATASET_TYPES:
-            if kind not in run.files:
+            if kind not in run.files or kind not in run.schemas:
                 continue
             schema_arn = _ensure_schema(pz, experiment, kind, run.schemas[kind], run.files[kind].uri)
             datasets[kind] = _ensure_dataset(pz, group_arn, experiment, kind, schema_arn)
@@ -326,27 +327,44 @@ def deploy_campaign(pz: PersonalizeClient, level: LevelState, policy: WaitPolicy
     solution_arn = _require(level.solution.solution_arn, "solutionArn")
     new_version = _require(level.version.solution_version_arn, "solutionVersionArn")
     name = names.campaign(config.experiment, level.sensitivity)
+
+    def find() -> Any:
+        return find_named(pz, "list_campaigns", "campaigns", "name", name, solutionArn=solution_arn)
+
+    def create() -> str:
+        return pz.create_campaign(
+            name=name, solutionVersionArn=new_version, minProvisionedTPS=config.min_provisioned_tps
+        )["campaignArn"]
+
     with service_errors():
-        found = level.campaign.campaign_arn or (
-            find_named(pz, "list_campaigns", "campaigns", "name", name, solutionArn=solution_arn) or {}
-        ).get("campaignArn")
-        if not found:
-            arn = _describe_or_create(
-                lambda: find_named(pz, "list_campaigns", "campaigns", "name", name, solutionArn=solution_arn),
-                lambda: pz.create_campaign(
-                    name=name, solutionVersionArn=new_version, minProvisionedTPS=config.min_provisioned_tps
-                )["campaignArn"],
-                "campaignArn",
+        arn = level.campaign.campaign_arn or _describe_or_create(find, create, "campaignArn")
+        campaign = _describe_campaign(pz, arn)
+        if campaign is None or campaign["status"].startswith("DELETE"):
+            # A campaign of the same name is still being deleted (an earlier run's keep option or a
+            # cleanup): wait for it to go, then create the new one on the next call.
+            status = f"earlier campaign {campaign['status'] if campaign else 'deleted'}"
+            return CampaignState(
+                campaign_arn=None,
+                deployment=None,
+                poll=next_poll(
+                    level.campaign.poll, status=status, done=False, policy=policy, what=f"Campaign {name}"
+                ),
             )
-        else:
-            arn = found
-        campaign = pz.describe_campaign(campaignArn=arn)["campaign"]
         decision, status, done = _campaign_progress(pz, level, campaign, new_version)
     return CampaignState(
         campaign_arn=arn,
         deployment=decision,
         poll=next_poll(level.campaign.poll, status=status, done=done, policy=policy, what=f"Campaign {name}"),
     )
+
+
+def _describe_campaign(pz: PersonalizeClient, arn: str) -> Any:
+    try:
+        return pz.describe_campaign(campaignArn=arn)["campaign"]
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            return None
+        raise
 
 
 def _campaign_progress(
@@ -438,17 +456,16 @@ def _require(value: str | None, field: str) -> str:
 
 
 def delete_campaigns(pz: PersonalizeClient, campaign_arns: list[str]) -> tuple[list[str], list[str]]:
-    """Delete the campaigns the run does not keep; already deleted ones are fine (idempotent)."""
+    """Delete the campaigns the run does not keep; ones already gone or going are fine (idempotent)."""
     deleted: list[str] = []
     gone: list[str] = []
     with service_errors():
         for arn in campaign_arns:
-            try:
-                pz.delete_campaign(campaignArn=arn)
-            except ClientError as error:
-                if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
-                    raise
+            campaign = _describe_campaign(pz, arn)
+            # Gone, or already being deleted (a retried task, an earlier run): nothing left to ask for.
+            if campaign is None or campaign["status"].startswith("DELETE"):
                 gone.append(arn)
-            else:
-                deleted.append(arn)
+                continue
+            pz.delete_campaign(campaignArn=arn)
+            deleted.append(arn)
     return deleted, gone

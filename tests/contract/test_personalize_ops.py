@@ -262,3 +262,19 @@ def test_retrain_moves_campaigns_only_past_the_quality_gate(clients: dict[str, A
         assert level.campaign.deployment is not None
         assert level.campaign.deployment.action == "updated"
         assert "quality gate passed" in level.campaign.deployment.reason
+
+
+def test_a_rerun_after_keep_none_deploys_again_once_the_old_campaign_is_gone(
+    clients: dict[str, Any], data: Any
+) -> None:
+    pz = clients["personalize"]
+    first = sweep(pz, make_run("contract-keep", data, sensitivities=["OFF"]))
+    old = first.levels["OFF"].campaign.campaign_arn or ""
+    assert ops.delete_campaigns(pz, [old]) == ([old], [])
+    assert ops.delete_campaigns(pz, [old]) == ([], [old]), "deleting again is harmless"
+    again = sweep(pz, make_run("contract-keep", data, sensitivities=["OFF"]))
+    level = again.levels["OFF"]
+    assert level.campaign.deployment is not None
+    assert level.campaign.deployment.action == "created"
+    assert level.version.solution_version_arn == first.levels["OFF"].version.solution_version_arn
+    assert len(inventory(pz, again.group_arn)["campaigns"]) == 1
