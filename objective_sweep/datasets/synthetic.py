@@ -76,7 +76,7 @@ _EPOCH_START = 946_684_800
 _SPAN_SECONDS = 20 * 365 * 86_400
 _MEAN_GAP_SECONDS = 3_600.0
 # Rounds of taste-driven draws before the last few missing pairs are drawn uniformly.
-_TASTE_ROUNDS = 20
+_TASTE_ROUNDS = 4
 
 
 def generate(spec: SyntheticSpec, out: Path) -> PreparedDataset:
@@ -153,17 +153,28 @@ def _interactions(
         users = np.repeat(np.arange(spec.users, dtype=np.int64), wanted)
         if attempt < _TASTE_ROUNDS:
             items = _taste_draws(rng, spec, users, user_cluster, by_cluster, shifted_cdf, global_cdf)
+        elif attempt < 2 * _TASTE_ROUNDS:
+            # Users still short have exhausted their taste's popular items: like a MovieLens user
+            # who has seen their genre, they move on to what is popular overall.
+            items = np.minimum(
+                np.searchsorted(global_cdf, rng.random(len(users)), side="right"), spec.items - 1
+            )
         else:
-            # The few users still short after many rounds exhausted their taste's popular items;
-            # uniform draws collide rarely because no user may take more than half the catalogue.
+            # Uniform draws end it: they collide rarely because no user may take more than half
+            # the catalogue.
             items = rng.integers(0, spec.items, size=len(users))
-        keys = np.unique(np.concatenate([keys, users * spec.items + items]))
-        have = np.bincount(keys // spec.items, minlength=spec.users)
+        drawn = np.unique(users * spec.items + items)
+        # Only the pairs not drawn before count; later rounds are small, so checking them against
+        # the sorted keys is cheap, and merging two sorted runs is what a stable sort does fastest.
+        at = np.minimum(np.searchsorted(keys, drawn), max(len(keys) - 1, 0))
+        fresh = drawn[keys[at] != drawn] if len(keys) else drawn
+        have += np.bincount(fresh // spec.items, minlength=spec.users)
+        keys = np.sort(np.concatenate([keys, fresh]), kind="stable")
     users = keys // spec.items
     items = keys % spec.items
     # Keys come sorted by (user, item); a random order inside each user keeps item ids unrelated
     # to time, which the timestamps then follow.
-    order = np.lexsort((rng.random(len(keys)), users))
+    order = np.argsort((users << 32) | rng.integers(0, 1 << 32, size=len(keys), dtype=np.int64))
     return users[order], items[order]
 
 
