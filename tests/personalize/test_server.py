@@ -114,3 +114,16 @@ def test_a_campaign_serves_its_old_version_until_the_update_is_active(
     after = lists()
     assert during == before
     assert after != before
+
+    endpoint.faults.add(
+        {"fail": [{"resource": "campaign", "name": "switch", "reason": "Injected: update fails"}]}
+    )
+    try:
+        p.update_campaign(campaignArn=campaign, solutionVersionArn=off)
+        update = kit.wait_until(p.describe_campaign, "campaign.latestCampaignUpdate", campaignArn=campaign)
+    finally:
+        endpoint.faults.clear()
+    assert (update["status"], update["failureReason"]) == ("CREATE FAILED", "Injected: update fails")
+    described = p.describe_campaign(campaignArn=campaign)["campaign"]
+    assert (described["status"], described["solutionVersionArn"]) == ("ACTIVE", high)
+    assert lists() == after
