@@ -560,6 +560,10 @@ class PersonalizeService:
             raise not_found("recipe", recipe_arn)
         config = dict(params.get("solutionConfig") or {})
         objective = config.get("optimizationObjective")
+        if objective is not None and not objective.get("itemAttribute"):
+            raise invalid(
+                "optimizationObjective needs itemAttribute: the numeric items column to optimise, e.g. ROYALTY."
+            )
         if objective and recipe not in OBJECTIVE_RECIPES:
             raise invalid(
                 f"optimizationObjective works only with {', '.join(_recipe_arn(r) for r in OBJECTIVE_RECIPES)}; "
@@ -738,11 +742,10 @@ class PersonalizeService:
         base_arn = base["solutionVersionArn"] if base else None
 
         def work() -> None:
-            started = time.perf_counter()
             model = self._train(solution, base_arn)
             with self._lock:
                 self._models[arn] = model
-                record["trainingHours"] = round((time.perf_counter() - started) / 3600, 8)
+                record["trainingHours"] = round(model.training_seconds / 3600, 8)
 
         self._progress(record, "solutionVersion", names, work, heavy=True)
         return {"solutionVersionArn": arn}
@@ -781,6 +784,7 @@ class PersonalizeService:
         objective = config.get("optimizationObjective") or {}
         data = self._snapshot(solution["datasetGroupArn"], objective.get("itemAttribute"))
         hyper = training.Hyperparameters.from_config(config.get("algorithmHyperParameters") or {})
+        # Personalize documents no default sensitivity; LOW is the mildest setting that does something.
         sensitivity = objective.get("objectiveSensitivity", "LOW") if objective else None
         base = self._models.get(base_arn) if base_arn else None
         if base is not None:

@@ -112,6 +112,13 @@ def test_solution_options_that_the_local_endpoint_lacks_are_refused(
             recipeArn=recipe,
             solutionConfig={"algorithmHyperParameters": {"hidden_dimension": "0"}},
         )
+    with pytest.raises(p.exceptions.InvalidInputException, match="needs itemAttribute"):
+        p.create_solution(
+            name="no-column",
+            datasetGroupArn=trained["group"],
+            recipeArn=recipe,
+            solutionConfig={"optimizationObjective": {"objectiveSensitivity": "HIGH"}},
+        )
     with pytest.raises(p.exceptions.InvalidInputException, match="non-nullable numeric column"):
         p.create_solution(
             name="genre-objective",
