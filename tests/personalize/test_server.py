@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from objective_sweep.personalize.server import LocalPersonalize
 
@@ -66,20 +67,31 @@ def test_arns_carry_the_callers_region(endpoint: LocalPersonalize, kit: Any) -> 
     assert "regional" not in {g["name"] for g in east.list_dataset_groups()["datasetGroups"]}
 
 
-def test_cli_prints_the_url_first_and_serves(kit: Any) -> None:
+def test_cli_prints_the_url_first_and_serves_with_its_faults(kit: Any) -> None:
+    sweep = str(Path(sys.executable).with_name("sweep"))
+    faults = '{"throttle": [{"operation": "ListRecipes", "count": 1}]}'
     process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("sweep")), "personalize", "serve", "--port", "0"],
-        stdout=subprocess.PIPE,
-        text=True,
+        [sweep, "personalize", "serve", "--port", "0", "--faults", faults], stdout=subprocess.PIPE, text=True
     )
     try:
         assert process.stdout is not None
         url = process.stdout.readline().strip()
         assert url.startswith("http://127.0.0.1:")
-        assert kit.make_clients(url).personalize.list_recipes()["recipes"]
+        p = kit.make_clients(url).personalize
+        with pytest.raises(ClientError, match="ThrottlingException"):
+            p.list_recipes()
+        assert p.list_recipes()["recipes"]
     finally:
         process.terminate()
         process.wait(timeout=30)
+    refused = subprocess.run(
+        [sweep, "personalize", "serve", "--faults", '{"fail": [{"resource": "bucket", "name": "x"}]}'],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode != 0
+    assert "--faults: fail.resource 'bucket' is not one of" in refused.stderr
 
 
 def test_a_campaign_serves_its_old_version_until_the_update_is_active(
