@@ -1,0 +1,539 @@
+"""Validation of a run's data files before anything is created in Personalize, so bad input costs
+nothing: encoding, headers, types, ids, timestamps, the objective column, Personalize's minimums
+and limits, and items referenced by interactions.
+
+Files are streamed in blocks of whole lines, so memory stays bounded by the number of distinct
+users and items, not by the file. Runs inside Lambda: standard library and pydantic only.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from operator import itemgetter
+from typing import BinaryIO
+
+from pydantic import BaseModel
+
+from sweep_core.errors import InvalidInputError, Problem
+from sweep_core.models import COLUMN_NAME, RunConfig
+from sweep_core.schemas import ID_COLUMNS, Column, ColumnType, DatasetKind
+
+# Personalize's quotas (developer guide, "Endpoints and quotas").
+MIN_INTERACTIONS = 1000
+MIN_ACTIVE_USERS = 25
+MAX_FILE_BYTES = 100 * 1024**3
+MAX_ID_CHARS = 256
+MAX_STRING_CHARS = 1000
+MAX_METADATA_COLUMNS: dict[DatasetKind, int] = {"interactions": 5, "items": 100, "users": 25}
+# Unix seconds up to 2100-01-01; a 13-digit value is almost always milliseconds.
+MAX_TIMESTAMP = 4_102_444_800
+DEFAULT_MAX_PROBLEMS = 25
+
+REQUIRED_COLUMNS: dict[DatasetKind, tuple[str, ...]] = {
+    "interactions": ("USER_ID", "ITEM_ID", "TIMESTAMP"),
+    "items": ("ITEM_ID",),
+    "users": ("USER_ID",),
+}
+_INTERACTION_RESERVED = frozenset({"USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE", "EVENT_VALUE"})
+# Blocks of about this many bytes, cut at a line end: large enough that per-block work is
+# amortised, small enough for a 128 MB Lambda.
+_BLOCK_BYTES = 8 * 1024 * 1024
+_BOM = b"\xef\xbb\xbf"
+_INTEGER = re.compile(r"[+-]?\d+")
+# What a well-formed interactions line looks like when it has only the three required columns in
+# the usual order: such blocks are checked and counted by the regex engine, not row by row.
+_FAST_LINE = re.compile(r'^([^,"\r\n]{1,256}),([^,"\r\n]{1,256}),(?:\d{1,9}|[1-3]\d{9})\r?$', re.MULTILINE)
+_FAST_HEADER = ["USER_ID", "ITEM_ID", "TIMESTAMP"]
+
+
+class DataSummary(BaseModel):
+    """What the workflow needs to know about valid inputs: sizes, and each file's columns with
+    their inferred types (the schemas are built from these)."""
+
+    interactions: int
+    users: int
+    users_with_2plus: int
+    items: int
+    interaction_columns: list[Column]
+    items_columns: list[Column]
+    users_columns: list[Column] | None = None
+    objective_min: float
+    objective_max: float
+
+
+@dataclass
+class _Findings:
+    """The problems found in one file, capped; the rest are only counted."""
+
+    file: str
+    cap: int
+    problems: list[Problem] = field(default_factory=list)
+    more: int = 0
+
+    def add(self, message: str, fix: str, line: int | None = None, column: str | None = None) -> None:
+        if len(self.problems) < self.cap:
+            self.problems.append(Problem(file=self.file, message=message, fix=fix, line=line, column=column))
+        else:
+            self.more += 1
+
+    @property
+    def full(self) -> bool:
+        return len(self.problems) >= self.cap
+
+
+@dataclass
+class _ColumnState:
+    """Running type inference of one metadata column."""
+
+    name: str
+    empty: int = 0
+    integer: bool = True
+    numeric: bool = True
+
+    def column(self) -> Column:
+        kind: ColumnType = "long" if self.integer and self.numeric else "float" if self.numeric else "string"
+        return Column(name=self.name, type=kind, nullable=self.empty > 0)
+
+
+@dataclass
+class _FileResult:
+    rows: int = 0
+    columns: list[Column] = field(default_factory=list)
+    ids: set[str] = field(default_factory=set)
+    per_user: Counter[str] = field(default_factory=Counter)
+    objective_min: float = math.inf
+    objective_max: float = -math.inf
+
+
+def validate_inputs(
+    config: RunConfig,
+    open_binary: Callable[[str], BinaryIO],
+    *,
+    max_problems_per_file: int = DEFAULT_MAX_PROBLEMS,
+) -> DataSummary:
+    """Check every file the run names and return what the workflow needs to create its datasets.
+
+    `open_binary(path)` opens config.interactions / .items / .users (S3 bodies or local files).
+    Raises InvalidInputError listing every problem found, up to `max_problems_per_file` per file.
+    """
+    findings = [_Findings("run configuration", max_problems_per_file)]
+    check_config(config, findings[0])
+    items_found = _Findings(config.items, max_problems_per_file)
+    findings.append(items_found)
+    items = _validate_file("items", config.items, open_binary, items_found, objective=config.objective)
+    interactions_found = _Findings(config.interactions, max_problems_per_file)
+    findings.append(interactions_found)
+    interactions = _validate_file(
+        "interactions", config.interactions, open_binary, interactions_found, known_items=items.ids
+    )
+    users: _FileResult | None = None
+    if config.users:
+        users_found = _Findings(config.users, max_problems_per_file)
+        findings.append(users_found)
+        users = _validate_file("users", config.users, open_binary, users_found)
+    if interactions.columns and not interactions_found.problems:
+        _check_minimums(interactions, interactions_found)
+    problems = [p for f in findings for p in f.problems]
+    if problems:
+        raise InvalidInputError(problems, more=sum(f.more for f in findings))
+    return DataSummary(
+        interactions=interactions.rows,
+        users=len(interactions.per_user),
+        users_with_2plus=_active_users(interactions.per_user),
+        items=items.rows,
+        interaction_columns=interactions.columns,
+        items_columns=items.columns,
+        users_columns=users.columns if users else None,
+        objective_min=items.objective_min,
+        objective_max=items.objective_max,
+    )
+
+
+def check_config(config: RunConfig, findings: _Findings) -> None:
+    """RunConfig checks that need more than one field: files named twice, sample users twice."""
+    named = [("interactions", config.interactions), ("items", config.items), ("users", config.users)]
+    paths = [path for _, path in named if path]
+    for field_name, path in named:
+        if path and paths.count(path) > 1:
+            findings.add(
+                f"{field_name} names the same file as another input: {path}",
+                "give interactions, items and users their own files",
+                column=field_name,
+            )
+    if config.titles and config.titles in paths:
+        findings.add(
+            f"titles names a data file: {config.titles}",
+            "titles is a separate ITEM_ID,TITLE file used only by the report",
+            column="titles",
+        )
+
+
+def _active_users(per_user: Counter[str]) -> int:
+    return sum(1 for count in per_user.values() if count >= 2)
+
+
+def _check_minimums(result: _FileResult, findings: _Findings) -> None:
+    if result.rows < MIN_INTERACTIONS:
+        findings.add(
+            f"{result.rows} interactions; Personalize trains on at least {MIN_INTERACTIONS}",
+            f"add interactions until there are {MIN_INTERACTIONS} or more",
+        )
+    active = _active_users(result.per_user)
+    if active < MIN_ACTIVE_USERS:
+        findings.add(
+            f"{active} users have 2 or more interactions; Personalize needs at least {MIN_ACTIVE_USERS}",
+            f"include at least {MIN_ACTIVE_USERS} users with two or more interactions each",
+            column="USER_ID",
+        )
+
+
+def _validate_file(
+    kind: DatasetKind,
+    name: str,
+    open_binary: Callable[[str], BinaryIO],
+    findings: _Findings,
+    *,
+    objective: str | None = None,
+    known_items: set[str] | None = None,
+) -> _FileResult:
+    try:
+        stream = open_binary(name)
+    except (OSError, KeyError) as error:
+        findings.add(f"cannot be read: {error}", "check the path and that the file was uploaded")
+        return _FileResult()
+    except Exception as error:
+        # S3 clients raise their own ClientError (NoSuchKey, AccessDenied): report, do not crash.
+        if type(error).__name__ not in {"ClientError", "NoSuchKey"}:
+            raise
+        findings.add(f"cannot be read: {error}", "check the path and that the file was uploaded")
+        return _FileResult()
+    try:
+        return _FileCheck(kind, findings, objective, known_items).run(_blocks(stream, findings))
+    finally:
+        stream.close()
+
+
+def _blocks(stream: BinaryIO, findings: _Findings) -> Iterator[tuple[int, str]]:
+    """(number of the block's first line, text of whole lines) for the whole file, checking the
+    encoding and the size limit on the way."""
+    carry = b""
+    line = 1
+    size = 0
+    first = True
+    while True:
+        data = stream.read(_BLOCK_BYTES)
+        size += len(data)
+        if first:
+            first = False
+            data = data.removeprefix(_BOM)
+        if not data:
+            if carry:
+                yield line, _decode(carry + b"\n", line, findings)
+            break
+        data = carry + data
+        end = data.rfind(b"\n") + 1
+        if end == 0:
+            carry = data
+            continue
+        carry = data[end:]
+        block = data[:end]
+        yield line, _decode(block, line, findings)
+        line += block.count(b"\n")
+    if size > MAX_FILE_BYTES:
+        findings.add(
+            f"is {size / 1024**3:.1f} GiB; a Personalize import takes at most {MAX_FILE_BYTES // 1024**3} GiB",
+            "split the data or keep only the most recent interactions",
+        )
+
+
+def _decode(block: bytes, line: int, findings: _Findings) -> str:
+    if block.isascii():
+        return block.decode("ascii")
+    try:
+        return block.decode("utf-8")
+    except UnicodeDecodeError as error:
+        findings.add(
+            f"is not UTF-8 (byte 0x{block[error.start]:02x})",
+            "save the file as UTF-8 (for example: iconv -f latin1 -t utf-8)",
+            line=line + block.count(b"\n", 0, error.start),
+        )
+        return block.decode("utf-8", errors="replace")
+
+
+class _FileCheck:
+    """Row checks of one file; the header decides which check applies to each column."""
+
+    def __init__(
+        self, kind: DatasetKind, findings: _Findings, objective: str | None, known_items: set[str] | None
+    ) -> None:
+        self.kind = kind
+        self.findings = findings
+        self.objective = objective
+        self.known_items = known_items
+        self.result = _FileResult()
+        self.header: list[str] = []
+        self.states: list[_ColumnState] = []
+        self.id_index = -1
+        self.user_index = -1
+        self.reported_missing: set[str] = set()
+
+    def run(self, blocks: Iterator[tuple[int, str]]) -> _FileResult:
+        empty = True
+        for first_line, text in blocks:
+            if empty:
+                empty = False
+                newline = text.find("\n")
+                if not self._take_header(text[:newline].rstrip("\r")):
+                    return self.result
+                text, first_line = text[newline + 1 :], first_line + 1
+            if text:
+                self._block(first_line, text)
+        if empty:
+            self.findings.add(
+                "is empty", f"write a header line ({','.join(REQUIRED_COLUMNS[self.kind])}) and data"
+            )
+            return self.result
+        if self.result.rows == 0:
+            self.findings.add("has a header but no data rows", "add data rows below the header", line=2)
+        self.result.columns = [self._column(state) for state in self.states]
+        return self.result
+
+    def _column(self, state: _ColumnState) -> Column:
+        """Reserved columns have the type Personalize gives them; the others what their values hold."""
+        if state.name in ID_COLUMNS[self.kind]:
+            return Column(name=state.name, type="string")
+        if self.kind == "interactions" and state.name == "TIMESTAMP":
+            return Column(name=state.name, type="long")
+        if self.kind == "items" and state.name == self.objective:
+            return Column(name=state.name, type="float")
+        return state.column()
+
+    def _take_header(self, line: str) -> bool:
+        if not line.strip():
+            self.findings.add(
+                "line 1 is empty",
+                "put the header on the first line, e.g. " + ",".join(REQUIRED_COLUMNS[self.kind]),
+                line=1,
+            )
+            return False
+        header = next(csv.reader([line]))
+        if not self._header_ok(header):
+            return False
+        self.header = header
+        self.states = [_ColumnState(name) for name in header]
+        self.id_index = header.index(ID_COLUMNS[self.kind][-1])
+        if self.kind == "interactions":
+            self.user_index = header.index("USER_ID")
+        return True
+
+    def _header_ok(self, header: list[str]) -> bool:
+        ok = True
+        upper = {name.strip().upper(): name for name in header}
+        for required in REQUIRED_COLUMNS[self.kind]:
+            if required not in header:
+                hint = (
+                    f"rename {upper[required]!r} to {required}"
+                    if required in upper
+                    else f"add a {required} column"
+                )
+                self.findings.add(f"the header has no {required} column", hint, line=1, column=required)
+                ok = False
+        if self.kind == "items" and self.objective and self.objective not in header:
+            self.findings.add(
+                f"the header has no {self.objective} column, the run's objective",
+                f"add a numeric {self.objective} column or set objective to one of: "
+                + ", ".join(h for h in header if h not in ID_COLUMNS["items"]),
+                line=1,
+                column=self.objective,
+            )
+            ok = False
+        for position, name in enumerate(header, start=1):
+            if not COLUMN_NAME.match(name):
+                self.findings.add(
+                    f"column {position} is named {name!r}, not a valid schema field name",
+                    "use letters, digits and '_' only, not starting with a digit",
+                    line=1,
+                    column=name or f"#{position}",
+                )
+                ok = False
+            elif header.count(name) > 1 and header.index(name) == position - 1:
+                self.findings.add(
+                    f"column {name} appears twice", "keep one column per name", line=1, column=name
+                )
+                ok = False
+        reserved = _INTERACTION_RESERVED if self.kind == "interactions" else set(ID_COLUMNS[self.kind])
+        metadata = [h for h in header if h not in reserved]
+        if len(metadata) > MAX_METADATA_COLUMNS[self.kind]:
+            self.findings.add(
+                f"{len(metadata)} metadata columns; Personalize allows {MAX_METADATA_COLUMNS[self.kind]} "
+                f"in a {self.kind} dataset",
+                "drop the columns the sweep does not need",
+                line=1,
+            )
+            ok = False
+        return ok
+
+    def _block(self, first_line: int, text: str) -> None:
+        if self.kind == "interactions" and self.header == _FAST_HEADER and self._fast_block(text):
+            return
+        reader = csv.reader(text.splitlines())
+        for row in reader:
+            self._row(first_line + reader.line_num - 1, row)
+
+    def _fast_block(self, text: str) -> bool:
+        """Count a block whose every line is a well-formed USER_ID,ITEM_ID,TIMESTAMP row; False
+        (nothing counted) when any line needs the row-by-row checks."""
+        rows = _FAST_LINE.findall(text)
+        if len(rows) != text.count("\n"):
+            return False
+        assert self.known_items is not None  # interactions are checked after items
+        items = set(map(itemgetter(1), rows))
+        if not items <= self.known_items:
+            return False
+        self.result.per_user.update(map(itemgetter(0), rows))
+        self.result.rows += len(rows)
+        return True
+
+    def _row(self, line: int, row: list[str]) -> None:
+        if not row:
+            return
+        if len(row) != len(self.header):
+            self.findings.add(
+                f"{len(row)} fields where the header has {len(self.header)}",
+                "quote values that contain commas and give every row one value per column",
+                line=line,
+            )
+            return
+        self.result.rows += 1
+        for index, value in enumerate(row):
+            self._value(line, index, value)
+        if self.kind == "interactions":
+            self.result.per_user[row[self.user_index]] += 1
+        else:
+            self._unique_id(line, row[self.id_index])
+
+    def _unique_id(self, line: int, value: str) -> None:
+        if value in self.result.ids:
+            self.findings.add(
+                f"{ID_COLUMNS[self.kind][-1]} {value!r} appears more than once",
+                "keep one row per id",
+                line=line,
+                column=ID_COLUMNS[self.kind][-1],
+            )
+        self.result.ids.add(value)
+
+    def _value(self, line: int, index: int, value: str) -> None:
+        name = self.header[index]
+        add = self.findings.add
+        if name in ID_COLUMNS[self.kind]:
+            if not value.strip():
+                add(f"{name} is empty", f"give every row a {name}", line=line, column=name)
+            elif len(value) > MAX_ID_CHARS:
+                add(
+                    f"{name} has {len(value)} characters",
+                    f"keep ids to {MAX_ID_CHARS}",
+                    line=line,
+                    column=name,
+                )
+            elif name == "ITEM_ID" and self.kind == "interactions":
+                self._known_item(line, value)
+            return
+        if self.kind == "interactions" and name == "TIMESTAMP":
+            self._timestamp(line, value)
+            return
+        if name == self.objective and self.kind == "items":
+            self._objective(line, value)
+            return
+        self._metadata(line, index, value)
+
+    def _known_item(self, line: int, value: str) -> None:
+        assert self.known_items is not None  # interactions are checked after items
+        if value not in self.known_items and value not in self.reported_missing:
+            self.reported_missing.add(value)
+            self.findings.add(
+                f"ITEM_ID {value!r} is not in the items file",
+                "add the item to the items file or drop its interactions",
+                line=line,
+                column="ITEM_ID",
+            )
+
+    def _timestamp(self, line: int, value: str) -> None:
+        text = value.strip()
+        if not _INTEGER.fullmatch(text):
+            self.findings.add(
+                f"TIMESTAMP {value!r} is not a whole number of seconds",
+                "write Unix epoch seconds, e.g. 881250949 (not a date string)",
+                line=line,
+                column="TIMESTAMP",
+            )
+            return
+        seconds = int(text)
+        if seconds > MAX_TIMESTAMP * 100:
+            self.findings.add(
+                f"TIMESTAMP {text} looks like milliseconds",
+                "divide by 1000: Personalize expects Unix epoch seconds",
+                line=line,
+                column="TIMESTAMP",
+            )
+        elif not 0 <= seconds <= MAX_TIMESTAMP:
+            self.findings.add(
+                f"TIMESTAMP {text} is outside 1970-2100",
+                "write Unix epoch seconds",
+                line=line,
+                column="TIMESTAMP",
+            )
+
+    def _objective(self, line: int, value: str) -> None:
+        text = value.strip()
+        number = _number(text)
+        if not text or number is None or not math.isfinite(number):
+            what = "empty" if not text else f"{value!r}, not a finite number"
+            self.findings.add(
+                f"the objective {self.objective} is {what}",
+                "give every item a numeric value (Personalize cannot optimise a null objective)",
+                line=line,
+                column=self.objective,
+            )
+            return
+        self.result.objective_min = min(self.result.objective_min, number)
+        self.result.objective_max = max(self.result.objective_max, number)
+
+    def _metadata(self, line: int, index: int, value: str) -> None:
+        state = self.states[index]
+        text = value.strip()
+        if not text:
+            state.empty += 1
+            return
+        if len(value) > MAX_STRING_CHARS:
+            self.findings.add(
+                f"{state.name} has {len(value)} characters",
+                f"keep values to {MAX_STRING_CHARS} characters",
+                line=line,
+                column=state.name,
+            )
+        if state.numeric:
+            if _INTEGER.fullmatch(text):
+                return
+            state.integer = False
+            number = _number(text)
+            state.numeric = number is not None and math.isfinite(number)
+        if self.kind == "interactions" and state.name == "EVENT_VALUE" and not state.numeric:
+            state.numeric = True
+            self.findings.add(
+                f"EVENT_VALUE {value!r} is not a number",
+                "write a number or leave it empty",
+                line=line,
+                column="EVENT_VALUE",
+            )
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
