@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
+from pydantic import ValidationError
 from sweep_core.errors import InvalidInputError
+from sweep_core.models import RunConfig
+from sweep_core.validation import validate_inputs
 
 from objective_sweep.datasets.prepared import PreparedDataset
+from objective_sweep.datasets.synthetic import PRESETS
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -24,6 +29,28 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     movielens.add_argument("--out", type=Path, required=True, help="folder to write the prepared files to")
     movielens.set_defaults(func=_prepare_movielens)
 
+    generate = subparsers.add_parser(
+        "generate", help="generate the synthetic MovieLens-shaped catalogue (deterministic, offline)"
+    )
+    generate.add_argument("--preset", choices=sorted(PRESETS), default="demo", help="sizes to start from")
+    generate.add_argument("--users", type=int, help="number of users (overrides the preset)")
+    generate.add_argument("--items", type=int, help="number of items (overrides the preset)")
+    generate.add_argument("--interactions", type=int, help="number of interactions (overrides the preset)")
+    generate.add_argument("--seed", type=int, help="random seed (overrides the preset)")
+    generate.add_argument("--out", type=Path, required=True, help="folder to write the prepared files to")
+    generate.set_defaults(func=_generate)
+
+    validate = subparsers.add_parser(
+        "validate", help="check data files the way the workflow does, before anything is created"
+    )
+    validate.add_argument(
+        "--interactions", required=True, help="interactions CSV (USER_ID,ITEM_ID,TIMESTAMP)"
+    )
+    validate.add_argument("--items", required=True, help="items CSV (ITEM_ID and the objective column)")
+    validate.add_argument("--users", help="optional users CSV (USER_ID and attributes)")
+    validate.add_argument("--objective", default="ROYALTY", help="numeric items column to optimise")
+    validate.set_defaults(func=_validate)
+
 
 def _prepare_movielens(args: argparse.Namespace) -> int:
     from objective_sweep.datasets.movielens import prepare
@@ -35,6 +62,56 @@ def _prepare_movielens(args: argparse.Namespace) -> int:
         return 2
     _print_prepared(prepared)
     return 0
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from objective_sweep.datasets.synthetic import generate
+
+    overrides = {
+        k: getattr(args, k)
+        for k in ("users", "items", "interactions", "seed")
+        if getattr(args, k) is not None
+    }
+    try:
+        spec = replace(PRESETS[args.preset], **overrides)
+    except ValueError as error:
+        print(f"sweep generate: {error}", file=sys.stderr)
+        return 2
+    _print_prepared(generate(spec, args.out))
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    try:
+        config = RunConfig(
+            experiment="local-validation",
+            interactions=args.interactions,
+            items=args.items,
+            users=args.users,
+            objective=args.objective,
+        )
+    except ValidationError as error:
+        for issue in error.errors():
+            field = ".".join(str(part) for part in issue["loc"])
+            print(f"sweep validate: --{field}: {issue['msg']}", file=sys.stderr)
+        return 2
+    try:
+        summary = validate_inputs(config, open_local)
+    except InvalidInputError as error:
+        print(f"sweep validate: {len(error.problems) + error.more} problem(s):", file=sys.stderr)
+        print(error, file=sys.stderr)
+        return 2
+    print(
+        f"valid: {summary.interactions:,} interactions, {summary.users:,} users "
+        f"({summary.users_with_2plus:,} with 2+), {summary.items:,} items; {config.objective} from "
+        f"{summary.objective_min:g} to {summary.objective_max:g}"
+    )
+    return 0
+
+
+def open_local(path: str) -> BinaryIO:
+    """Open a local data file for validate_inputs, which reads and closes it."""
+    return Path(path).open("rb")
 
 
 def _print_prepared(prepared: PreparedDataset) -> None:
