@@ -1,0 +1,175 @@
+"""PrepareRun's normalisation of the four inputs (RunConfig, run-file pointer, S3 event, retrain
+schedule) into one Run, against S3 in moto and H2's real validation: paths relative to the run file,
+object versions as idempotency keys, duplicate events, and errors that name the file and fix."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from sweep_core.errors import InvalidInputError
+from sweep_core.prepare import prepare_run
+from sweep_core.runtime import Settings
+from sweep_core.steps import PrepareRunRequest
+
+from objective_sweep.datasets.synthetic import SyntheticSpec, generate
+
+from .conftest import BUCKET
+
+SETTINGS = Settings.model_validate({"BUCKET_NAME": BUCKET, "DEFAULT_SENSITIVITIES": "OFF,HIGH"})
+RUN_KEY = "experiments/demo/sweep.json"
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    prepared = generate(
+        SyntheticSpec(users=60, items=120, interactions=1_500, seed=3), tmp_path_factory.mktemp("d")
+    )
+    return {
+        "interactions.csv": prepared.interactions_csv.read_bytes(),
+        "items.csv": prepared.items_csv.read_bytes(),
+        "titles.csv": (prepared.path / "titles.csv").read_bytes(),
+    }
+
+
+@pytest.fixture
+def s3(dataset: dict[str, bytes]) -> Iterator[Any]:
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=BUCKET)
+        client.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+        for name, body in dataset.items():
+            client.put_object(Bucket=BUCKET, Key=f"experiments/demo/{name}", Body=body)
+        yield client
+
+
+def _request(event: dict[str, Any], execution: str = "run-1") -> PrepareRunRequest:
+    return PrepareRunRequest(
+        event=event,
+        execution_arn=f"arn:aws:states:us-east-1:123456789012:execution:sweep:{execution}",
+        execution_name=execution,
+        started_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+
+
+def _upload_run_file(s3: Any, body: dict[str, Any] | str, key: str = RUN_KEY) -> dict[str, Any]:
+    text = body if isinstance(body, str) else json.dumps(body)
+    put = s3.put_object(Bucket=BUCKET, Key=key, Body=text.encode())
+    return {
+        "version": "0",
+        "source": "aws.s3",
+        "detail-type": "Object Created",
+        "detail": {
+            "bucket": {"name": BUCKET},
+            "object": {"key": key, "etag": put["ETag"].strip('"'), "version-id": put["VersionId"]},
+            "reason": "PutObject",
+        },
+    }
+
+
+RUN_FILE = {"interactions": "interactions.csv", "items": "items.csv", "titles": "titles.csv"}
+
+
+def test_s3_event_becomes_a_run_with_resolved_paths_and_versions(s3: Any) -> None:
+    result = prepare_run(s3, _request(_upload_run_file(s3, RUN_FILE)), SETTINGS)
+    assert not result.duplicate
+    run = result.run
+    assert run is not None
+    assert run.trigger == "s3Event"
+    assert run.config.experiment == "demo"
+    assert run.config.items == f"s3://{BUCKET}/experiments/demo/items.csv"
+    assert run.config.sensitivities == ["OFF", "HIGH"], "the stack's default applies"
+    head = s3.head_object(Bucket=BUCKET, Key="experiments/demo/interactions.csv")
+    assert run.files["interactions"].version == head["VersionId"]
+    assert set(run.files) == {"interactions", "items", "titles"}
+    assert run.dataset.users == 60
+    items_schema = json.loads(run.schemas["items"])
+    assert {"name": "ROYALTY", "type": "float"} in items_schema["fields"]
+
+
+def test_a_repeated_event_is_a_duplicate_for_any_other_execution(s3: Any) -> None:
+    event = _upload_run_file(s3, RUN_FILE)
+    first = prepare_run(s3, _request(event, "run-1"), SETTINGS)
+    assert first.run is not None
+    assert prepare_run(s3, _request(event, "run-1"), SETTINGS).run == first.run, (
+        "a retried task is no duplicate"
+    )
+    second = prepare_run(s3, _request(event, "run-2"), SETTINGS)
+    assert second.duplicate
+    assert second.duplicate_of == first.run.execution_arn
+    assert second.run is None
+
+
+def test_run_file_pointer_and_retrain_schedule_load_the_same_file(s3: Any) -> None:
+    _upload_run_file(s3, {**RUN_FILE, "sensitivities": ["LOW"]})
+    pointed = prepare_run(s3, _request({"runFile": f"s3://{BUCKET}/{RUN_KEY}"}), SETTINGS).run
+    scheduled = prepare_run(s3, _request({"mode": "retrain", "experiment": "demo"}), SETTINGS).run
+    assert pointed is not None
+    assert scheduled is not None
+    assert (pointed.trigger, pointed.config.mode) == ("runFile", "sweep")
+    assert (scheduled.trigger, scheduled.config.mode) == ("schedule", "retrain")
+    assert pointed.config.sensitivities == scheduled.config.sensitivities == ["LOW"]
+    assert pointed.fingerprint == scheduled.fingerprint, "same data, same fingerprint"
+
+
+def test_console_config_paths_are_bucket_keys_and_data_changes_the_fingerprint(
+    s3: Any, dataset: dict[str, bytes]
+) -> None:
+    config = {
+        "experiment": "console",
+        "interactions": "experiments/demo/interactions.csv",
+        "items": "experiments/demo/items.csv",
+    }
+    before = prepare_run(s3, _request(config), SETTINGS).run
+    s3.put_object(Bucket=BUCKET, Key="experiments/demo/interactions.csv", Body=dataset["interactions.csv"])
+    after = prepare_run(s3, _request(config), SETTINGS).run
+    assert before is not None
+    assert after is not None
+    assert before.trigger == "console"
+    assert before.config.interactions == f"s3://{BUCKET}/experiments/demo/interactions.csv"
+    assert before.fingerprint != after.fingerprint
+
+
+@pytest.mark.parametrize(
+    ("run_file", "expected"),
+    [
+        ('{"interactions": "interactions.csv",\n  "items": }', r"sweep\.json, line 2: not JSON"),
+        (
+            {**RUN_FILE, "sensitivities": ["EXTREME"]},
+            r"sweep\.json, column sensitivities\.0: Input should be",
+        ),
+        ({**RUN_FILE, "items": "missing.csv"}, r"missing\.csv: the items file cannot be read"),
+        ({**RUN_FILE, "items": "../../../x.csv"}, r"column items: .* points outside the bucket"),
+    ],
+)
+def test_bad_run_files_fail_naming_the_file_and_field(s3: Any, run_file: Any, expected: str) -> None:
+    with pytest.raises(InvalidInputError, match=expected):
+        prepare_run(s3, _request(_upload_run_file(s3, run_file)), SETTINGS)
+
+
+def test_invalid_data_fails_before_anything_else(s3: Any, dataset: dict[str, bytes]) -> None:
+    # 200 interactions: far below Personalize's minimum of 1000.
+    short = b"".join(dataset["interactions.csv"].splitlines(keepends=True)[:201])
+    s3.put_object(Bucket=BUCKET, Key="experiments/demo/interactions.csv", Body=short)
+    with pytest.raises(InvalidInputError, match="interactions"):
+        prepare_run(s3, _request(_upload_run_file(s3, RUN_FILE)), SETTINGS)
+
+
+def test_pointer_inputs_take_only_their_own_keys(s3: Any) -> None:
+    with pytest.raises(InvalidInputError, match=r"takes only \['mode', 'runFile'\]"):
+        prepare_run(s3, _request({"runFile": f"s3://{BUCKET}/{RUN_KEY}", "keep": "none"}), SETTINGS)
+
+
+def test_missing_run_file_says_to_upload_it(s3: Any) -> None:
+    with pytest.raises(InvalidInputError, match=r"experiments/nope/sweep\.json: the run file does not exist"):
+        prepare_run(s3, _request({"mode": "retrain", "experiment": "nope"}), SETTINGS)
+
+
+def test_settings_parse_the_comma_separated_default_levels() -> None:
+    assert SETTINGS.default_sensitivities == ["OFF", "HIGH"]
+    assert SETTINGS.topic_arn is None
