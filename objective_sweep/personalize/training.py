@@ -3,6 +3,7 @@ metrics on a held-out split, and the objective-aware ranking that objectiveSensi
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import os
@@ -34,6 +35,7 @@ CANDIDATE_POOL = 200
 SENSITIVITY_WEIGHT = {"OFF": 0.0, "LOW": 0.03, "MEDIUM": 0.06, "HIGH": 0.12}
 TEMPERATURE = 1.0
 SEED = 42
+FIT_THREADS = min(2, os.cpu_count() or 1)
 MIN_INTERACTIONS = 1000
 MIN_ACTIVE_USERS = 25
 
@@ -76,12 +78,18 @@ class Interactions:
     catalogue: tuple[str, ...] = ()
     objective: dict[str, float] | None = None
 
+    @functools.cached_property
     def fingerprint(self) -> str:
         digest = hashlib.sha256()
         for column in (self.users, self.items, self.timestamps, self.catalogue):
             digest.update("\x1f".join(map(str, column)).encode())
             digest.update(b"\x1e")
         return digest.hexdigest()
+
+    @functools.cached_property
+    def indexed(self) -> _Indexed:
+        """Users and items numbered in sorted order (computed once per snapshot)."""
+        return _index(self)
 
 
 def check_minimums(data: Interactions) -> None:
@@ -135,7 +143,9 @@ def _als(hyper: Hyperparameters) -> AlternatingLeastSquares:
         regularization=hyper.regularization,
         alpha=hyper.alpha,
         iterations=hyper.iterations,
-        num_threads=1,
+        # Each user's (item's) solve reads only the other side's fixed factors, so the result does not
+        # depend on the thread count; a sweep's versions share one fit at a time, so it may use both cores.
+        num_threads=FIT_THREADS,
         random_state=SEED,
     )
 
@@ -167,7 +177,7 @@ def _index(data: Interactions) -> _Indexed:
 
 def factorise(data: Interactions, hyper: Hyperparameters) -> Factorisation:
     """Fit ALS on every interaction: the model a campaign serves."""
-    indexed = _index(data)
+    indexed = data.indexed
     shape = (len(indexed.user_ids), len(indexed.item_ids))
     seen = _matrix(indexed.user_rows, indexed.item_cols, shape)
     model = _als(hyper)
@@ -193,7 +203,7 @@ class Evaluation:
 
 def evaluation_split(data: Interactions, hyper: Hyperparameters) -> Evaluation:
     """Train on 90% of users, fold in the test users' oldest 90% and score them on all items."""
-    indexed = _index(data)
+    indexed = data.indexed
     shape = (len(indexed.user_ids), len(indexed.item_ids))
     test_rows = np.array([i for i, u in enumerate(indexed.user_ids) if is_test_user(u)], dtype=np.int64)
     is_test = np.zeros(shape[0], dtype=bool)
@@ -327,7 +337,7 @@ class FactorisationCache:
         self._capacity = capacity
 
     def get(self, kind: str, data: Interactions, hyper: Hyperparameters, compute: Any) -> Any:
-        key = (kind, data.fingerprint(), hyper)
+        key = (kind, data.fingerprint, hyper)
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
@@ -426,7 +436,7 @@ def update(base: TrainedModel, data: Interactions, hyper: Hyperparameters) -> Tr
     Offline metrics are those of the FULL version it updates, as no new evaluation fit is made."""
     started = time.perf_counter()
     check_minimums(data)
-    indexed = _index(data)
+    indexed = data.indexed
     shape = (len(indexed.user_ids), len(indexed.item_ids))
     seen = _matrix(indexed.user_rows, indexed.item_cols, shape)
     old = base.factorisation
