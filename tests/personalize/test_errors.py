@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -327,3 +328,28 @@ def test_unimplemented_operations_say_so(clients: Any) -> None:
             datasetGroupArn=UNKNOWN_GROUP,
             filterExpression='EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("x")',
         )
+
+
+def test_a_folder_location_imports_every_csv_in_it(
+    clients: Any, s3_endpoint: str, s3_data: dict[str, str], kit: Any
+) -> None:
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint)
+    rows = kit.synthetic_interactions(users=40, per_user=30).splitlines()
+    header, body = rows[0], rows[1:]
+    for part, chunk in enumerate((body[:600], body[600:])):
+        s3.put_object(
+            Bucket=kit.bucket, Key=f"folder/part-{part}.csv", Body="\n".join([header, *chunk]).encode()
+        )
+    p = clients.personalize
+    group = kit.build_group(clients, "folder", f"s3://{kit.bucket}/folder/", None)
+    # 1200 interactions in two files of 600: training only passes the 1000 minimum if both were read.
+    version = kit.train(clients, group, "folder", None)
+    assert p.get_solution_metrics(solutionVersionArn=version)["metrics"]["coverage"] > 0
+    empty = p.create_dataset_import_job(
+        jobName="folder-empty",
+        datasetArn=group.interactions,
+        dataSource={"dataLocation": f"s3://{kit.bucket}/nothing/"},
+    )["datasetImportJobArn"]
+    record = kit.wait_until(p.describe_dataset_import_job, "datasetImportJob", datasetImportJobArn=empty)
+    assert record["status"] == "CREATE FAILED"
+    assert "holds no .csv objects" in record["failureReason"]
