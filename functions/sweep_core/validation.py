@@ -33,6 +33,8 @@ MAX_METADATA_COLUMNS: dict[DatasetKind, int] = {"interactions": 5, "items": 100,
 # Unix seconds up to 2100-01-01; a 13-digit value is almost always milliseconds.
 MAX_TIMESTAMP = 4_102_444_800
 DEFAULT_MAX_PROBLEMS = 25
+# Problem.file of checks on the RunConfig itself rather than on a data file.
+CONFIG_FILE = "run configuration"
 
 REQUIRED_COLUMNS: dict[DatasetKind, tuple[str, ...]] = {
     "interactions": ("USER_ID", "ITEM_ID", "TIMESTAMP"),
@@ -121,8 +123,9 @@ def validate_inputs(
     `open_binary(path)` opens config.interactions / .items / .users (S3 bodies or local files).
     Raises InvalidInputError listing every problem found, up to `max_problems_per_file` per file.
     """
-    findings = [_Findings("run configuration", max_problems_per_file)]
-    check_config(config, findings[0])
+    config_found = _Findings(CONFIG_FILE, max_problems_per_file)
+    config_found.problems.extend(check_config(config))
+    findings = [config_found]
     items_found = _Findings(config.items, max_problems_per_file)
     findings.append(items_found)
     items = _validate_file("items", config.items, open_binary, items_found, objective=config.objective)
@@ -160,8 +163,10 @@ def validate_inputs(
     )
 
 
-def check_config(config: RunConfig, findings: _Findings) -> None:
-    """RunConfig checks that need more than one field: files named twice, sample users twice."""
+def check_config(config: RunConfig) -> list[Problem]:
+    """RunConfig checks across fields that pydantic cannot express: one file named twice.
+    (The objective column is checked against the items header while the items file is read.)"""
+    findings = _Findings(CONFIG_FILE, DEFAULT_MAX_PROBLEMS)
     named = [("interactions", config.interactions), ("items", config.items), ("users", config.users)]
     paths = [path for _, path in named if path]
     for field_name, path in named:
@@ -177,6 +182,7 @@ def check_config(config: RunConfig, findings: _Findings) -> None:
             "titles is a separate ITEM_ID,TITLE file used only by the report",
             column="titles",
         )
+    return findings.problems
 
 
 def _active_users(per_user: Counter[str]) -> int:
@@ -345,7 +351,7 @@ class _FileCheck:
                 hint = (
                     f"rename {upper[required]!r} to {required}"
                     if required in upper
-                    else f"add a {required} column"
+                    else f"add the {required} column"
                 )
                 self.findings.add(f"the header has no {required} column", hint, line=1, column=required)
                 ok = False
@@ -377,7 +383,7 @@ class _FileCheck:
         if len(metadata) > MAX_METADATA_COLUMNS[self.kind]:
             self.findings.add(
                 f"{len(metadata)} metadata columns; Personalize allows {MAX_METADATA_COLUMNS[self.kind]} "
-                f"in a {self.kind} dataset",
+                f"in the {self.kind} dataset",
                 "drop the columns the sweep does not need",
                 line=1,
             )
@@ -436,7 +442,7 @@ class _FileCheck:
         add = self.findings.add
         if name in ID_COLUMNS[self.kind]:
             if not value.strip():
-                add(f"{name} is empty", f"give every row a {name}", line=line, column=name)
+                add(f"{name} is empty", f"give every row a {name} value", line=line, column=name)
             elif len(value) > MAX_ID_CHARS:
                 add(
                     f"{name} has {len(value)} characters",

@@ -1,0 +1,162 @@
+"""validate_inputs beyond the catalogue: every problem at once, streaming across block boundaries,
+the fast path agreeing with the row-by-row checks, inferred column types, and S3-style errors."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from botocore.exceptions import ClientError
+from sweep_core import validation
+from sweep_core.errors import InvalidInputError
+from sweep_core.models import RunConfig
+from sweep_core.schemas import Column, build_schema
+from sweep_core.validation import DataSummary, validate_inputs
+
+from objective_sweep.datasets.movielens import prepare
+
+ML_LATEST_SMALL = Path("/work/shared/datasets/ml-latest-small")
+RUN = RunConfig(experiment="t", interactions="interactions.csv", items="items.csv")
+
+
+def _interactions(rows: int = 1200, users: int = 40, items: int = 30) -> str:
+    lines = ["USER_ID,ITEM_ID,TIMESTAMP"]
+    lines += [f"u{r % users},i{r % items},{1_600_000_000 + r}" for r in range(rows)]
+    return "\n".join(lines) + "\n"
+
+
+def _items(count: int = 30) -> str:
+    return "ITEM_ID,ROYALTY,GENRE\n" + "".join(f"i{i},-0.0{i % 8},DRAMA\n" for i in range(count))
+
+
+def _validate(files: dict[str, str | bytes], run: RunConfig = RUN) -> DataSummary:
+    def open_binary(name: str) -> io.BytesIO:
+        data = files[name]
+        return io.BytesIO(data.encode() if isinstance(data, str) else data)
+
+    return validate_inputs(run, open_binary)
+
+
+def test_every_problem_of_every_file_is_reported_at_once() -> None:
+    lines = _interactions().splitlines()
+    lines[3] = "u1,i1,1700000000000"
+    lines[9] = ",i1,1600000000"
+    lines[20] = "u1,nowhere,1600000000"
+    items = _items().replace("i5,-0.05,DRAMA", "i5,,DRAMA")
+    with pytest.raises(InvalidInputError) as refused:
+        _validate({"interactions.csv": "\n".join(lines) + "\n", "items.csv": items})
+    found = {(p.file, p.line, p.column) for p in refused.value.problems}
+    assert found == {
+        ("interactions.csv", 4, "TIMESTAMP"),
+        ("interactions.csv", 10, "USER_ID"),
+        ("interactions.csv", 21, "ITEM_ID"),
+        ("items.csv", 7, "ROYALTY"),
+    }
+
+
+def test_problems_are_capped_per_file_and_the_rest_counted() -> None:
+    text = _interactions().replace(",16000", ",x16000")
+    with pytest.raises(InvalidInputError) as refused:
+        _validate({"interactions.csv": text, "items.csv": _items()})
+    assert len(refused.value.problems) == validation.DEFAULT_MAX_PROBLEMS
+    assert refused.value.more == 1200 - validation.DEFAULT_MAX_PROBLEMS
+    assert "... and 1175 more problem(s)" in str(refused.value)
+
+
+def test_line_numbers_survive_block_boundaries(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(validation, "_BLOCK_BYTES", 100)
+    lines = _interactions().splitlines()
+    lines[777] = "u1,i1,2023-01-01"
+    with pytest.raises(InvalidInputError) as refused:
+        _validate({"interactions.csv": "\n".join(lines) + "\n", "items.csv": _items()})
+    assert [(p.line, p.column) for p in refused.value.problems] == [(778, "TIMESTAMP")]
+
+
+@pytest.mark.parametrize("block_bytes", [64, 1000, 8 * 1024 * 1024])
+def test_fast_path_and_row_checks_count_the_same(monkeypatch: pytest.MonkeyPatch, block_bytes: int) -> None:
+    monkeypatch.setattr(validation, "_BLOCK_BYTES", block_bytes)
+    plain = _validate({"interactions.csv": _interactions(), "items.csv": _items()})
+    # Quoted ids make every block take the row-by-row path.
+    quoted = _interactions().replace("u", '"u').replace(",i", '",i')
+    slow = _validate({"interactions.csv": quoted, "items.csv": _items()})
+    assert plain == slow
+    assert (plain.interactions, plain.users, plain.users_with_2plus, plain.items) == (1200, 40, 40, 30)
+
+
+def test_bom_crlf_and_missing_final_newline_are_accepted() -> None:
+    text = "\ufeff" + _interactions().replace("\n", "\r\n").rstrip("\r\n")
+    summary = _validate({"interactions.csv": text.encode("utf-8"), "items.csv": _items()})
+    assert summary.interactions == 1200
+
+
+def test_column_types_are_inferred_for_the_schemas() -> None:
+    items = "ITEM_ID,PRICE,STOCK,RATING,BRAND\n" + "".join(
+        f"i{i},{i + 0.5},{i},{'' if i == 3 else i / 2},brand{i % 3}\n" for i in range(30)
+    )
+    users = "USER_ID,AGE\n" + "".join(f"u{u},{20 + u}\n" for u in range(40))
+    run = RunConfig(
+        experiment="t",
+        interactions="interactions.csv",
+        items="items.csv",
+        users="users.csv",
+        objective="PRICE",
+    )
+    summary = _validate({"interactions.csv": _interactions(), "items.csv": items, "users.csv": users}, run)
+    assert summary.items_columns == [
+        Column(name="ITEM_ID", type="string"),
+        Column(name="PRICE", type="float"),
+        Column(name="STOCK", type="long"),
+        Column(name="RATING", type="float", nullable=True),
+        Column(name="BRAND", type="string"),
+    ]
+    assert (summary.objective_min, summary.objective_max) == (0.5, 29.5)
+    schema = build_schema("items", summary.items_columns, objective="PRICE")
+    assert schema["fields"][1:] == [
+        {"name": "PRICE", "type": "float"},
+        {"name": "STOCK", "type": "long"},
+        {"name": "RATING", "type": ["null", "float"]},
+        {"name": "BRAND", "type": ["null", "string"], "categorical": True},
+    ]
+    assert summary.users_columns == [Column(name="USER_ID", type="string"), Column(name="AGE", type="long")]
+
+
+def test_file_size_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(validation, "MAX_FILE_BYTES", 1000)
+    with pytest.raises(InvalidInputError) as refused:
+        _validate({"interactions.csv": _interactions(), "items.csv": _items()})
+    [problem] = refused.value.problems
+    assert problem.file == "interactions.csv"
+    assert "a Personalize import takes at most" in problem.message
+
+
+def test_an_s3_error_is_a_problem_not_a_crash() -> None:
+    def open_binary(name: str) -> io.BytesIO:
+        if name == "items.csv":
+            raise ClientError({"Error": {"Code": "NoSuchKey", "Message": "missing"}}, "GetObject")
+        return io.BytesIO(_interactions().encode())
+
+    with pytest.raises(InvalidInputError) as refused:
+        validate_inputs(RUN, open_binary)
+    assert [(p.file, "NoSuchKey" in p.message) for p in refused.value.problems] == [("items.csv", True)]
+
+
+def test_a_bug_in_the_opener_is_not_swallowed() -> None:
+    def open_binary(name: str) -> io.BytesIO:
+        raise RuntimeError("bug")
+
+    with pytest.raises(RuntimeError, match="bug"):
+        validate_inputs(RUN, open_binary)
+
+
+@pytest.mark.skipif(not ML_LATEST_SMALL.is_dir(), reason="real ml-latest-small is only on the team machine")
+def test_prepared_ml_latest_small_is_valid(tmp_path: Path) -> None:
+    prepare(ML_LATEST_SMALL, tmp_path)
+    summary = validate_inputs(RUN, lambda name: (tmp_path / name).open("rb"))
+    assert (summary.interactions, summary.users, summary.users_with_2plus, summary.items) == (
+        61716,
+        609,
+        608,
+        9742,
+    )
+    assert summary.items_columns[2] == Column(name="GENRE", type="string", nullable=True)
