@@ -38,8 +38,8 @@ class SyntheticSpec:
     def __post_init__(self) -> None:
         if self.users < 1 or self.items < 2 or self.interactions < 1:
             raise ValueError("users, items and interactions must be positive (items at least 2)")
-        if self.clusters < 1 or self.clusters > self.items:
-            raise ValueError("clusters must be between 1 and the number of items")
+        if self.clusters < 1:
+            raise ValueError("clusters must be at least 1")
         if not 0 <= self.taste_share <= 1:
             raise ValueError("taste_share must be between 0 and 1")
         capacity = self.users * self._max_per_user
@@ -48,6 +48,11 @@ class SyntheticSpec:
                 f"{self.interactions:,} interactions do not fit: at most {capacity:,} distinct "
                 f"(user, item) pairs when no user interacts with more than half the catalogue"
             )
+
+    @property
+    def taste_clusters(self) -> int:
+        """Clusters actually used: a tiny catalogue cannot have more clusters than items."""
+        return min(self.clusters, self.items)
 
     @property
     def _max_per_user(self) -> int:
@@ -82,10 +87,10 @@ _TASTE_ROUNDS = 4
 def generate(spec: SyntheticSpec, out: Path) -> PreparedDataset:
     """Generate the catalogue described by `spec` into the prepared folder `out`."""
     rng = np.random.default_rng(spec.seed)
-    item_cluster = rng.integers(0, spec.clusters, size=spec.items)
+    item_cluster = rng.integers(0, spec.taste_clusters, size=spec.items)
     popularity = _popularity(rng, spec)
     counts = _activity(rng, spec)
-    user_cluster = rng.integers(0, spec.clusters, size=spec.users)
+    user_cluster = rng.integers(0, spec.taste_clusters, size=spec.users)
     users, items = _interactions(rng, spec, counts, user_cluster, item_cluster, popularity)
     timestamps = _timestamps(rng, spec, users)
     return write_prepared(
@@ -135,9 +140,9 @@ def _interactions(
     # Items grouped by cluster, each cluster's popularity CDF shifted by its cluster number so one
     # searchsorted over the concatenation samples every row's own cluster at once.
     by_cluster = np.argsort(item_cluster, kind="stable")
-    sizes = np.bincount(item_cluster, minlength=spec.clusters)
+    sizes = np.bincount(item_cluster, minlength=spec.taste_clusters)
     weights = popularity[by_cluster]
-    cluster_sums = np.bincount(item_cluster[by_cluster], weights=weights, minlength=spec.clusters)
+    cluster_sums = np.bincount(item_cluster[by_cluster], weights=weights, minlength=spec.taste_clusters)
     within = np.cumsum(weights) - np.repeat(np.cumsum(cluster_sums) - cluster_sums, sizes)
     shifted_cdf = item_cluster[by_cluster] + within / np.repeat(
         np.where(cluster_sums > 0, cluster_sums, 1), sizes
@@ -201,17 +206,19 @@ def _taste_draws(
 def _timestamps(
     rng: np.random.Generator, spec: SyntheticSpec, users: npt.NDArray[np.int64]
 ) -> npt.NDArray[np.int64]:
-    """Increasing Unix seconds per user: a random first visit, then exponential gaps."""
+    """Strictly increasing Unix seconds per user: a random first visit, then gaps of at least a
+    second drawn from an exponential distribution."""
     counts = np.bincount(users, minlength=spec.users)
-    elapsed = np.cumsum(rng.exponential(_MEAN_GAP_SECONDS, size=len(users)))
-    before_user = np.concatenate([[0.0], elapsed])[np.cumsum(counts) - counts]
+    gaps = 1 + rng.exponential(_MEAN_GAP_SECONDS, size=len(users)).astype(np.int64)
+    elapsed = np.cumsum(gaps)
+    before_user = np.concatenate([[0], elapsed])[np.cumsum(counts) - counts]
     first_visit = _EPOCH_START + rng.integers(0, _SPAN_SECONDS, size=spec.users)
-    return (first_visit[users] + elapsed - np.repeat(before_user, counts)).astype(np.int64)
+    return first_visit[users] + elapsed - np.repeat(before_user, counts)
 
 
 def _genres(rng: np.random.Generator, spec: SyntheticSpec, item_cluster: npt.NDArray[np.int64]) -> list[str]:
     """One to three genres per item, the first usually one of its cluster's two favourites."""
-    favourites = rng.integers(0, len(GENRES), size=(spec.clusters, 2))
+    favourites = rng.integers(0, len(GENRES), size=(spec.taste_clusters, 2))
     primary = np.where(
         rng.random(spec.items) < 0.85,
         favourites[item_cluster, rng.integers(0, 2, size=spec.items)],

@@ -1,0 +1,84 @@
+"""Named datasets for `sweep demo --dataset`: generated, read from --data-dir, or downloaded once
+and checked, with a clear message when the machine is offline."""
+
+from __future__ import annotations
+
+import hashlib
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from objective_sweep.datasets import DatasetUnavailable, catalog, resolve
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def _files(folder: Path) -> set[str]:
+    return {p.name for p in folder.iterdir()}
+
+
+PREPARED = {"interactions.csv", "items.csv", "titles.csv", "interactions.schema.json", "items.schema.json"}
+
+
+def test_demo_is_generated_once(tmp_path: Path) -> None:
+    folder = resolve("demo", cache_dir=tmp_path)
+    assert _files(folder) == PREPARED
+    stamp = (folder / "interactions.csv").stat().st_mtime_ns
+    assert resolve("demo", cache_dir=tmp_path) == folder
+    assert (folder / "interactions.csv").stat().st_mtime_ns == stamp
+
+
+def test_data_dir_is_prepared_into_the_cache(tmp_path: Path) -> None:
+    folder = resolve("ml-100k", data_dir=FIXTURES / "ml-100k", cache_dir=tmp_path)
+    assert folder.is_relative_to(tmp_path)
+    assert _files(folder) == PREPARED
+
+
+def test_offline_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Port 9 (discard) on loopback refuses at once: the same failure as a machine without network.
+    monkeypatch.setattr(catalog, "GROUPLENS_URL", "http://127.0.0.1:9/datasets/movielens")
+    with pytest.raises(DatasetUnavailable) as refused:
+        resolve("ml-100k", cache_dir=tmp_path)
+    message = str(refused.value)
+    assert "cannot download http://127.0.0.1:9/datasets/movielens/ml-100k.zip" in message
+    for advice in ("offline", "--data-dir", "--dataset demo"):
+        assert advice in message
+    assert not list((tmp_path / "downloads").iterdir())
+
+
+def _served_zip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> bytes:
+    """An ml-100k.zip built from the hand-written fixtures, served from a file:// "mirror"."""
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    with zipfile.ZipFile(mirror / "ml-100k.zip", "w") as bundle:
+        for name in ("u.data", "u.item"):
+            bundle.write(FIXTURES / "ml-100k" / name, f"ml-100k/{name}")
+    monkeypatch.setattr(catalog, "GROUPLENS_URL", mirror.as_uri())
+    return (mirror / "ml-100k.zip").read_bytes()
+
+
+def test_download_checked_and_prepared(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = _served_zip(tmp_path, monkeypatch)
+    pinned = catalog.Release(sha256=hashlib.sha256(data).hexdigest(), md5=None)
+    monkeypatch.setitem(catalog.RELEASES, "ml-100k", pinned)
+    folder = resolve("ml-100k", cache_dir=tmp_path / "cache")
+    assert _files(folder) == PREPARED
+    assert (tmp_path / "cache" / "downloads" / "ml-100k.zip").read_bytes() == data
+
+
+def test_checksum_mismatch_deletes_the_download(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _served_zip(tmp_path, monkeypatch)
+    with pytest.raises(DatasetUnavailable, match="failed its md5 check"):
+        resolve("ml-100k", cache_dir=tmp_path / "cache")
+    assert not list((tmp_path / "cache" / "downloads").iterdir())
+
+
+def test_unpinned_release_is_not_downloaded(tmp_path: Path) -> None:
+    with pytest.raises(DatasetUnavailable, match=r"no pinned checksum.*--data-dir"):
+        resolve("ml-latest-small", cache_dir=tmp_path)
+
+
+def test_unknown_name(tmp_path: Path) -> None:
+    with pytest.raises(DatasetUnavailable, match="choose one of: demo, ml-100k, ml-latest-small"):
+        resolve("ml-1b", cache_dir=tmp_path)
