@@ -252,11 +252,14 @@ class PersonalizeService:
         """Let a status be observable for a moment; False once the server is stopping."""
         return not self._stopping.wait(self._delay)
 
-    def _hold(self, record: dict[str, Any], seconds: float) -> bool:
-        """Keep a job in progress for an injected delay; ends early when the caller stops the job.
-        False once the server is stopping."""
-        deadline = time.monotonic() + seconds
-        while (left := deadline - time.monotonic()) > 0 and record["status"] != STOPPING:
+    def _hold(self, record: dict[str, Any], resource: str, names: tuple[str, ...]) -> bool:
+        """Keep a job in progress while an injected delay lasts; clearing the rule or stopping the job
+        ends it early. False once the server is stopping."""
+        started = time.monotonic()
+        while record["status"] != STOPPING:
+            left = self.faults.delay(resource, names) - (time.monotonic() - started)
+            if left <= 0:
+                break
             if self._stopping.wait(min(left, 0.05)):
                 return False
         return True
@@ -290,7 +293,7 @@ class PersonalizeService:
                     return
                 self._update(status_holder, status=IN_PROGRESS)
             try:
-                if not self._hold(status_holder, self.faults.delay(resource, names)):
+                if not self._hold(status_holder, resource, names):
                     return
                 if self._stopped_by_caller(status_holder):
                     return

@@ -112,7 +112,7 @@ def test_a_campaign_serves_its_old_version_until_the_update_is_active(
         ]
 
     before = lists()
-    endpoint.faults.add({"slow": [{"resource": "campaign", "name": "switch", "seconds": 2}]})
+    endpoint.faults.add({"slow": [{"resource": "campaign", "name": "switch", "seconds": 60}]})
     try:
         p.update_campaign(campaignArn=campaign, solutionVersionArn=high)
         during = lists()
