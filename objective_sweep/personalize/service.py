@@ -532,7 +532,11 @@ class PersonalizeService:
         dataset_arn = params["datasetArn"]
 
         def work() -> None:
-            table = read_s3_location(self._s3_client(), location, schema)
+            s3 = self._s3_client()
+            try:
+                table = read_s3_location(s3, location, schema)
+            finally:
+                s3.close()
             if len(table) == 0:
                 raise ImportFailure(f"{location}: the file has a header but no rows; add the data to import")
             with self._lock:
