@@ -120,24 +120,12 @@ def prepare(source: Path, out: Path) -> PreparedDataset:
 
 def read_ml100k_ratings(path: Path) -> Ratings:
     """u.data: user id, item id, rating, Unix seconds, tab-separated, no header."""
-    table = _load_numeric(path, delimiter="\t", skip_header=False)
-    return Ratings(
-        users=table[:, 0].astype(np.int64),
-        items=table[:, 1].astype(np.int64),
-        ratings=table[:, 2],
-        timestamps=table[:, 3].astype(np.int64),
-    )
+    return _read_ratings(path, delimiter="\t", skip_header=False)
 
 
 def read_latest_ratings(path: Path) -> Ratings:
     """ratings.csv: userId,movieId,rating,timestamp with a header; half-star ratings."""
-    table = _load_numeric(path, delimiter=",", skip_header=True)
-    return Ratings(
-        users=table[:, 0].astype(np.int64),
-        items=table[:, 1].astype(np.int64),
-        ratings=table[:, 2],
-        timestamps=table[:, 3].astype(np.int64),
-    )
+    return _read_ratings(path, delimiter=",", skip_header=True)
 
 
 def read_ml100k_items(path: Path) -> Catalogue:
@@ -176,7 +164,7 @@ def read_latest_movies(path: Path) -> Catalogue:
     return catalogue
 
 
-def _load_numeric(path: Path, *, delimiter: str, skip_header: bool) -> npt.NDArray[np.float64]:
+def _read_ratings(path: Path, *, delimiter: str, skip_header: bool) -> Ratings:
     try:
         table = np.loadtxt(path, delimiter=delimiter, skiprows=1 if skip_header else 0, ndmin=2)
     except ValueError as error:
@@ -191,7 +179,12 @@ def _load_numeric(path: Path, *, delimiter: str, skip_header: bool) -> npt.NDArr
         ) from error
     if table.shape[1] != 4:
         raise _bad_row(path, 1, "4 columns: user, item, rating, timestamp")
-    return table
+    return Ratings(
+        users=table[:, 0].astype(np.int64),
+        items=table[:, 1].astype(np.int64),
+        ratings=table[:, 2],
+        timestamps=table[:, 3].astype(np.int64),
+    )
 
 
 def _bad_row(path: Path, line: int, expected: str) -> InvalidInputError:
