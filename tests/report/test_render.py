@@ -17,6 +17,7 @@ from sweep_core.report import (
     render_text,
     summary,
 )
+from sweep_core.report.format import signed_percent
 from sweep_core.report.model import ComparisonInput, LevelOutcome
 from sweep_core.report.page import _Point, frontier
 
@@ -192,3 +193,11 @@ def test_html_charts_with_one_level_or_identical_values(make_hand: MakeInput) ->
 def test_input_rejects_nan_metrics(make_level: MakeLevel) -> None:
     with pytest.raises(ValueError, match="finite number"):
         make_level("OFF", metrics={"coverage": float("nan")})
+
+
+def test_changes_that_round_to_zero_carry_no_sign() -> None:
+    assert signed_percent(-0.00004) == "0.0%"
+    assert signed_percent(0.0) == "0.0%"
+    assert signed_percent(0.066) == "+6.6%"
+    assert signed_percent(-0.0304) == "-3.0%"
+    assert signed_percent(None) == ""

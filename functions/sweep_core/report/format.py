@@ -42,7 +42,11 @@ def ordered_metrics(names: set[str]) -> list[str]:
 
 
 def signed_percent(change: float | None) -> str:
-    return "" if change is None else f"{change:+.1%}"
+    """+6.6% / -3.0%; a change that rounds to zero reads "0.0%" rather than "-0.0%"."""
+    if change is None:
+        return ""
+    text = f"{change:+.1%}"
+    return "0.0%" if text in ("+0.0%", "-0.0%") else text
 
 
 def number(value: float | None, digits: int = 4) -> str:

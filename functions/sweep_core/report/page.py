@@ -109,8 +109,9 @@ def render_html(report: Report) -> str:
 def _change_span(change: float | None) -> str:
     if change is None:
         return ""
-    css = "up" if change > 0 else "down" if change < 0 else ""
-    return f'<span class="chg {css}">{_e(signed_percent(change))}</span>'
+    text = signed_percent(change)
+    css = "up" if text.startswith("+") else "down" if text.startswith("-") else ""
+    return f'<span class="chg {css}">{_e(text)}</span>'
 
 
 def _level_by_name(report: Report, name: Sensitivity | None) -> LevelReport | None:
