@@ -247,9 +247,11 @@ def _follow_and_collect(
     history = execution_history(deployment, execution_arn)
     folder = out or Path("results") / experiment / execution_arn.rsplit(":", 1)[1]
     if described["status"] != "SUCCEEDED":
-        write_results(folder, {}, history)
+        # The local cloud's handler and interpreter logs vanish with it; keep them beside the history.
+        logs = {path.name: path.read_bytes() for path in deployment.log_files if path.is_file()}
+        write_results(folder, logs, history)
         print(f"the run {described['status']}: {failure_cause(described, history)}", file=sys.stderr)
-        print(f"history: {folder / 'history.json'}", file=sys.stderr)
+        print(f"history and logs: {folder}/", file=sys.stderr)
         return 1
     files = fetch_report_files(deployment, experiment, execution_arn)
     write_results(folder, files, history)

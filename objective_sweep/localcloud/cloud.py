@@ -31,6 +31,7 @@ DEFAULT_TEMPLATE = PROJECT_ROOT / "template.yaml"
 DEFAULT_STACK_NAME = "objective-sweep"
 # One local second per 100 declared seconds: a 60 s Personalize poll costs 0.6 s.
 DEFAULT_TIME_SCALE = 0.01
+MOTO_LOG = "moto.log"
 _MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 # moto's backends and the patched classes are process-wide, so one local cloud per process.
 _ACTIVE = threading.Lock()
@@ -186,7 +187,7 @@ class LocalCloud:
             self._start_personalize()
         self._set_environ({**self.environment, **process_only})
         self._time_scale.install()
-        self._capture_moto_log(self.workdir / "moto.log")
+        self._capture_moto_log(self.workdir / MOTO_LOG)
         lambda_env = {
             **self.environment,
             # No X-Ray daemon or CloudWatch agent locally: traces off, metrics still rendered as EMF.
@@ -425,12 +426,14 @@ class LocalCloud:
 
     def deployment(self) -> Deployment:
         """This cloud as a deployment the `sweep` commands operate on."""
+        logs = (self.runtime.log_file, self.workdir / MOTO_LOG) if self.workdir else ()
         return Deployment(
             self.stack.bucket_name,
             self.stack.state_machine_arn,
             self.endpoint_url,
             self.personalize_url,
             REGION,
+            logs,
         )
 
     # -- triggers ------------------------------------------------------------------------------

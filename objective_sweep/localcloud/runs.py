@@ -42,6 +42,8 @@ class Deployment:
     endpoint_url: str | None = None
     personalize_url: str | None = None
     region: str | None = None
+    # A local cloud's own log files (handlers, interpreter); empty for AWS, where CloudWatch has them.
+    log_files: tuple[Path, ...] = ()
 
     def client(self, service: str) -> Any:
         endpoint = self.endpoint_url
@@ -355,6 +357,13 @@ def failure_cause(described: dict[str, Any], history: list[dict[str, Any]]) -> s
             if details:
                 error, cause = details.get("error"), details.get("cause")
                 break
+    # A Lambda error's cause is its JSON answer; the message is what a reader needs, not the stack trace.
+    try:
+        payload = json.loads(cause or "")
+    except json.JSONDecodeError:
+        payload = None
+    if isinstance(payload, dict) and "errorMessage" in payload:
+        cause = str(payload["errorMessage"])
     return f"{error or described['status']}: {cause or 'no cause recorded'}"
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -207,3 +208,23 @@ def test_cli_run_report_and_cleanup(cloud: LocalCloud, deployment: Deployment, f
     assert _served_versions(deployment, "tidy") == {}
     assert [s for s in pz.list_schemas()["schemas"] if s["name"].startswith("tidy-")] == []
     assert main(["cleanup", "--experiment", "tidy", "--endpoint", cloud.endpoint_url]) == 0
+
+
+def test_cli_run_that_fails_exits_1_with_the_cause(
+    cloud: LocalCloud, files: RunFiles, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fault = {
+        "fail": [{"resource": "datasetImportJob", "name": "broken-*", "reason": "Injected import failure"}]
+    }
+    request = urllib.request.Request(  # noqa: S310 - http only, the local endpoint
+        f"{cloud.personalize_url}/_local/faults", data=json.dumps(fault).encode(), method="POST"
+    )
+    with urllib.request.urlopen(request) as answer:  # noqa: S310 - the local endpoint's admin route
+        assert answer.status in (200, 204)
+    out = tmp_path / "broken"
+    assert _sweep(cloud, files, out, "--experiment", "broken", "--sensitivities", "OFF") == 1
+    stderr = capsys.readouterr().err
+    assert "the run FAILED: ResourceFailedError: " in stderr
+    assert "Injected import failure" in stderr
+    history = json.loads((out / "history.json").read_text(encoding="utf-8"))
+    assert history[-1]["type"] == "ExecutionFailed"
