@@ -201,3 +201,15 @@ def test_changes_that_round_to_zero_carry_no_sign() -> None:
     assert signed_percent(0.066) == "+6.6%"
     assert signed_percent(-0.0304) == "-3.0%"
     assert signed_percent(None) == ""
+
+
+def test_a_few_seconds_of_training_still_show_time_and_cost(
+    make_study: MakeInput, make_level: MakeLevel
+) -> None:
+    # What the local endpoint reports: real training of a few seconds, so fractions of a cent.
+    levels = [make_level(s, training_hours=0.0017) for s in ("OFF", "HIGH")]
+    report = build_report(make_study(levels))
+    assert report.cost.training_usd > 0
+    text = render_text(report)
+    assert "training 12 s = <$0.01" in " ".join(text.split())
+    assert "Training: 12 s x $0.24 = <$0.01" in render_markdown(report)

@@ -127,8 +127,9 @@ def estimate_cost(
         training_hour_price=config.training_hour_price,
         campaigns=campaigns,
         campaigns_monthly_usd=round(monthly * len(campaigns), 2),
-        training_hours=round(hours, 4),
-        training_usd=round(hours * config.training_hour_price, 2),
+        training_hours=round(hours, 6),
+        # Kept to 1/10,000 of a dollar so a short local training still shows as "<$0.01", not as free.
+        training_usd=round(hours * config.training_hour_price, 4),
     )
 
 

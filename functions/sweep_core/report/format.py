@@ -55,7 +55,7 @@ def number(value: float | None, digits: int = 4) -> str:
 
 
 def money(value: float) -> str:
-    return f"${value:,.2f}"
+    return "<$0.01" if 0 < value < 0.005 else f"${value:,.2f}"
 
 
 def duration(seconds: float | None) -> str:

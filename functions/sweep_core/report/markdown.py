@@ -4,6 +4,7 @@ their objective values, the objective sum per level) plus the recommendation, co
 from __future__ import annotations
 
 from sweep_core.report.format import (
+    duration,
     metric_label,
     money,
     number,
@@ -157,7 +158,7 @@ def render_markdown(report: Report) -> str:
         f"Campaigns left running (keep={cost.keep}): {len(cost.campaigns)}, "
         f"{money(cost.campaigns_monthly_usd)} per month "
         f"(minProvisionedTPS x {cost.hours_per_month:g} h x {money(cost.campaign_tps_hour_price)} per TPS-hour each). "
-        f"Training: {cost.training_hours:.2f} h x {money(cost.training_hour_price)} = {money(cost.training_usd)}.",
+        f"Training: {duration(cost.training_hours * 3600)} x {money(cost.training_hour_price)} = {money(cost.training_usd)}.",
     ]
     if report.failures:
         lines += ["", "## Failed levels", ""]

@@ -10,6 +10,7 @@ from html import escape
 
 from sweep_core.models import Sensitivity
 from sweep_core.report.format import (
+    duration,
     metric_label,
     money,
     number,
@@ -136,7 +137,7 @@ def _headline(report: Report) -> str:
     kpis.append(
         (money(cost.campaigns_monthly_usd), f"per month for {len(cost.campaigns)} campaign(s) left running")
     )
-    kpis.append((money(cost.training_usd), f"training, {cost.training_hours:.2f} h"))
+    kpis.append((money(cost.training_usd), f"training, {duration(cost.training_hours * 3600)}"))
     cards = "".join(
         f'<div class="kpi"><b>{_e(value)}</b><span>{_e(label)}</span></div>' for value, label in kpis
     )
@@ -469,7 +470,7 @@ def _cost(report: Report) -> str:
         f"<p>Campaigns left running (keep={_e(cost.keep)}): {len(cost.campaigns)}, about "
         f"<b>{_e(money(cost.campaigns_monthly_usd))} per month</b> (minProvisionedTPS × {cost.hours_per_month:g} h × "
         f"{_e(money(cost.campaign_tps_hour_price))} per TPS-hour each). Training used "
-        f"{cost.training_hours:.2f} h × {_e(money(cost.training_hour_price))} = <b>{_e(money(cost.training_usd))}</b>. "
+        f"{duration(cost.training_hours * 3600)} × {_e(money(cost.training_hour_price))} = <b>{_e(money(cost.training_usd))}</b>. "
         "Prices are the run's campaignTpsHourPrice and trainingHourPrice: check your region's.</p>"
         f"{table}</section>"
     )

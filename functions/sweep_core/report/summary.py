@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sweep_core.report.format import metric_label, money, number, signed_percent
+from sweep_core.report.format import duration, metric_label, money, number, signed_percent
 from sweep_core.report.model import Report
 
 SUBJECT_LIMIT = 100
@@ -54,7 +54,7 @@ def summary(report: Report, report_uris: dict[str, str]) -> tuple[str, str]:
     cost = report.cost
     money_line = (
         f"Cost: {len(cost.campaigns)} campaign(s) left running (keep={cost.keep}) ~ "
-        f"{money(cost.campaigns_monthly_usd)}/month; training {cost.training_hours:.2f} h = {money(cost.training_usd)}."
+        f"{money(cost.campaigns_monthly_usd)}/month; training {duration(cost.training_hours * 3600)} = {money(cost.training_usd)}."
     )
     failures = [
         f"FAILED {f.sensitivity}: {f.error}: {_clip(' '.join(f.cause.split()), _CAUSE_CHARS)}"
