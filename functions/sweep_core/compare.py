@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sweep_core import __version__, names
-from sweep_core.errors import NoActiveLevelError
+from sweep_core.errors import NoActiveLevelError, readable_cause
 from sweep_core.personalize import service_errors
 from sweep_core.report import build_report, execution_summary, render_html, render_markdown, summary
 from sweep_core.report.model import ComparisonInput, LevelError, LevelOutcome, Report
@@ -106,7 +106,7 @@ def _outcome(pz: PersonalizeClient, record: LevelRecord) -> LevelOutcome:
             sensitivity=record.sensitivity,
             status="FAILED",
             solution_arn=record.solution_arn,
-            error=LevelError(error=record.error or "UnknownError", cause=record.cause or ""),
+            error=LevelError(error=record.error or "UnknownError", cause=readable_cause(record.cause or "")),
         )
     metrics = pz.get_solution_metrics(solutionVersionArn=record.solution_version_arn).get("metrics", {})
     version = pz.describe_solution_version(solutionVersionArn=record.solution_version_arn)["solutionVersion"]

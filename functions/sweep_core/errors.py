@@ -3,6 +3,7 @@ reports, so the state machine's Retry and Catch clauses match on these names."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 
@@ -62,3 +63,15 @@ class WaitTimeout(SweepError):
 
 class NoActiveLevelError(SweepError):
     """Every sensitivity failed; the report was still written and names each failure."""
+
+
+def readable_cause(cause: str) -> str:
+    """A Catch's Cause without Lambda's JSON wrapper: a Lambda error arrives as {errorMessage,
+    errorType, stackTrace}, and users want the message, not the stack trace."""
+    try:
+        parsed = json.loads(cause)
+    except ValueError:
+        return cause
+    if isinstance(parsed, dict) and "errorMessage" in parsed:
+        return str(parsed["errorMessage"])
+    return cause

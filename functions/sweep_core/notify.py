@@ -3,9 +3,9 @@ built here from the Step Functions Error/Cause the Catch recorded."""
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
+from sweep_core.errors import readable_cause
 from sweep_core.steps import NotifyRequest, NotifyResult
 
 if TYPE_CHECKING:
@@ -17,14 +17,7 @@ SUBJECT_LIMIT = 100  # SNS rejects longer subjects
 def failure_message(request: NotifyRequest) -> tuple[str, str]:
     failure = request.failure or {}
     error = str(failure.get("Error", "UnknownError"))
-    cause = str(failure.get("Cause", ""))
-    # Lambda errors arrive as a JSON Cause ({errorMessage, errorType, stackTrace}); users want the message.
-    try:
-        parsed = json.loads(cause)
-    except ValueError:
-        parsed = None
-    if isinstance(parsed, dict) and "errorMessage" in parsed:
-        cause = str(parsed["errorMessage"])
+    cause = readable_cause(str(failure.get("Cause", "")))
     name = request.execution_arn.rsplit(":", 1)[-1]
     subject = f"Objective Sweep run {name} failed: {error}"
     message = f"The run {request.execution_arn} failed.\n\nError: {error}\n\nCause:\n{cause}\n"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import random
 from dataclasses import dataclass
 from typing import Any
@@ -162,7 +163,16 @@ def test_compare_writes_the_report_and_lists_campaigns_to_delete(
             deployment=level.campaign.deployment,
         )
         for name, level in first.levels.items()
-    ] + [LevelRecord(sensitivity="MEDIUM", status="FAILED", error="ResourceFailedError", cause="boom")]
+    ] + [
+        LevelRecord(
+            sensitivity="MEDIUM",
+            status="FAILED",
+            error="ResourceFailedError",
+            cause=json.dumps(
+                {"errorType": "ResourceFailedError", "errorMessage": "boom", "stackTrace": ["x"]}
+            ),
+        )
+    ]
     run = first.run.model_copy(
         update={"config": first.run.config.model_copy(update={"keep": "none", "report_users": 10})}
     )
@@ -180,6 +190,9 @@ def test_compare_writes_the_report_and_lists_campaigns_to_delete(
         assert clients["s3"].head_object(Bucket=BUCKET, Key=key)["ContentLength"] > 0
     by_level = {level.sensitivity: level for level in report.levels}
     assert by_level["MEDIUM"].status == "FAILED"
+    assert [(f.sensitivity, f.cause) for f in report.failures] == [("MEDIUM", "boom")], (
+        "the message, not Lambda's JSON"
+    )
     assert by_level["OFF"].users_scored == 10
     assert by_level["OFF"].metrics["normalized_discounted_cumulative_gain_at_10"] >= 0
     # keep=none: every live campaign is to be deleted.
