@@ -136,14 +136,20 @@ def estimate_cost(
 def _objective_sum(items: list[str], objective: dict[str, float]) -> float:
     # An item without a known objective value counts as 0: CompareSolutions looks up every listed
     # item, so a gap means the item left the catalogue, not that it is worth anything.
-    return sum(objective.get(item, 0.0) for item in items)
+    return _clean(sum(objective.get(item, 0.0) for item in items))
 
 
 def _mean_objective_sum(inp: ComparisonInput, sensitivity: Sensitivity) -> float | None:
     lists = inp.recommendations.get(sensitivity) or {}
     if not lists:
         return None
-    return sum(_objective_sum(items, inp.item_objective) for items in lists.values()) / len(lists)
+    return _clean(sum(_objective_sum(items, inp.item_objective) for items in lists.values()) / len(lists))
+
+
+def _clean(value: float) -> float:
+    # Sums of decimal objective values pick up binary noise (-0.6978000000000002); ten decimals drop
+    # it from report.json without touching any real digit of a money-like column.
+    return round(value, 10)
 
 
 def _level_report(
