@@ -4,6 +4,8 @@ the fast path agreeing with the row-by-row checks, inferred column types, and S3
 from __future__ import annotations
 
 import io
+import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -73,12 +75,26 @@ def test_line_numbers_survive_block_boundaries(monkeypatch: pytest.MonkeyPatch) 
     assert [(p.line, p.column) for p in refused.value.problems] == [(778, "TIMESTAMP")]
 
 
+def _reordered_with_events() -> str:
+    lines = ["ITEM_ID,EVENT_TYPE,USER_ID,TIMESTAMP,EVENT_VALUE"]
+    for line in _interactions().splitlines()[1:]:
+        user, item, timestamp = line.split(",")
+        lines.append(
+            f"{item},{'click' if int(timestamp) % 2 else 'watch'},{user},{timestamp},{int(timestamp) % 5 or ''}"
+        )
+    return "\n".join(lines) + "\n"
+
+
 @pytest.mark.parametrize("block_bytes", [64, 1000, 8 * 1024 * 1024])
-def test_fast_path_and_row_checks_count_the_same(monkeypatch: pytest.MonkeyPatch, block_bytes: int) -> None:
+@pytest.mark.parametrize("layout", [_interactions, _reordered_with_events])
+def test_fast_path_and_row_checks_count_the_same(
+    monkeypatch: pytest.MonkeyPatch, block_bytes: int, layout: Callable[[], str]
+) -> None:
     monkeypatch.setattr(validation, "_BLOCK_BYTES", block_bytes)
-    plain = _validate({"interactions.csv": _interactions(), "items.csv": _items()})
+    plain = _validate({"interactions.csv": layout(), "items.csv": _items()})
     # Quoted ids make every block take the row-by-row path.
-    quoted = _interactions().replace("u", '"u').replace(",i", '",i')
+    quoted = re.sub(r"(^|,)(u\d+)", r'\1"\2"', layout(), flags=re.MULTILINE)
+    assert quoted != layout()
     slow = _validate({"interactions.csv": quoted, "items.csv": _items()})
     assert plain == slow
     assert (plain.interactions, plain.users, plain.users_with_2plus, plain.items) == (1200, 40, 40, 30)
@@ -160,3 +176,20 @@ def test_prepared_ml_latest_small_is_valid(tmp_path: Path) -> None:
         9742,
     )
     assert summary.items_columns[2] == Column(name="GENRE", type="string", nullable=True)
+
+
+@pytest.mark.parametrize("layout", [_interactions, _reordered_with_events])
+def test_well_formed_blocks_skip_the_row_checks(
+    monkeypatch: pytest.MonkeyPatch, layout: Callable[[], str]
+) -> None:
+    checked_rows: list[int] = []
+    row_check = validation._FileCheck._row
+
+    def counting(self: validation._FileCheck, line: int, row: list[str]) -> None:
+        if self.kind == "interactions":
+            checked_rows.append(line)
+        row_check(self, line, row)
+
+    monkeypatch.setattr(validation._FileCheck, "_row", counting)
+    assert _validate({"interactions.csv": layout(), "items.csv": _items()}).interactions == 1200
+    assert checked_rows == []
