@@ -122,9 +122,15 @@ def s3_data(s3_endpoint: str) -> dict[str, str]:
     return {name: f"s3://{BUCKET}/data/{name}.csv" for name in files}
 
 
+# Errors any AWS operation may answer without declaring them (throttling is injected by fault rules;
+# unimplemented operations say so).
+COMMON_ERRORS = frozenset({"ThrottlingException", "LimitExceededException", "UnknownOperationException"})
+
+
 @dataclass
 class ShapeChecker:
-    """Validates every successful response, raw and parsed, with botocore's own ParamValidator."""
+    """Validates every successful response, raw and parsed, with botocore's own ParamValidator, and
+    checks that every error is one botocore's model declares for the operation."""
 
     checked: set[str] = field(default_factory=set)
     problems: list[str] = field(default_factory=list)
@@ -135,6 +141,10 @@ class ShapeChecker:
 
     def _after_call(self, http_response: Any, parsed: dict[str, Any], model: Any, **_: Any) -> None:
         if http_response.status_code != 200:
+            code = parsed.get("Error", {}).get("Code")
+            declared = {shape.name for shape in model.error_shapes} | COMMON_ERRORS
+            if code not in declared:
+                self.problems.append(f"{model.name} answered {code}, which botocore does not declare for it")
             return
         raw = json.loads(http_response.content or b"{}")
         parsed_body = {k: v for k, v in parsed.items() if k != "ResponseMetadata"}
@@ -176,8 +186,10 @@ def endpoint(s3_endpoint: str) -> Iterator[LocalPersonalize]:
 
 
 @pytest.fixture(scope="module")
-def clients(endpoint: LocalPersonalize) -> Clients:
-    return make_clients(endpoint.url)
+def clients(endpoint: LocalPersonalize) -> Iterator[Clients]:
+    shared = make_clients(endpoint.url)
+    yield shared
+    assert shared.checker.problems == []
 
 
 Waiter = Callable[..., dict[str, Any]]
