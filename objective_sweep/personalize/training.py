@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-# Single-threaded BLAS before numpy loads: the server parallelises over solution versions instead.
+# Single-threaded BLAS (effective when this module is the first to load numpy): implicit runs its own
+# threads, and BLAS threads inside them would oversubscribe the cores.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np
