@@ -122,7 +122,12 @@ def write_prepared(
     for name, kind, columns in schemas:
         schema = build_schema(kind, columns, objective=OBJECTIVE)
         (out / name).write_text(json.dumps(schema, indent=2) + "\n", encoding="utf-8")
-    return PreparedDataset(path=out, interactions=len(users), users=len(np.unique(users)), items=len(ids))
+    return PreparedDataset(
+        path=out,
+        interactions=len(users),
+        users=int(np.count_nonzero(np.bincount(users))) if len(users) else 0,
+        items=len(ids),
+    )
 
 
 def _write_interactions(
