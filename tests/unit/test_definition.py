@@ -161,3 +161,12 @@ def test_retrain_schedule_is_disabled_by_default_and_sends_the_retrain_input() -
         "mode": "retrain",
         "experiment": "demo",
     }
+
+
+def test_a_duplicate_s3_event_ends_before_anything_is_created() -> None:
+    states = ASL["States"]
+    assert states["PrepareRun"]["Next"] == "IsDuplicateEvent"
+    choice = states["IsDuplicateEvent"]
+    assert choice["Choices"] == [{"Variable": "$.duplicate", "BooleanEquals": True, "Next": "DuplicateEvent"}]
+    assert choice["Default"] == "ImportDatasets"
+    assert states["DuplicateEvent"]["Type"] == "Succeed"
