@@ -40,16 +40,17 @@ def _check_sweep_output(done: subprocess.CompletedProcess[str], out: Path) -> di
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
     levels = {level["sensitivity"]: level for level in report["levels"]}
     assert list(levels) == ["OFF", "LOW", "MEDIUM", "HIGH"]
-    assert {level["status"] for level in levels.values()} == {"ACTIVE"}
+    assert {level["status"] for level in levels.values()} == {"ACTIVE"}, report["failures"]
     # The comparison table was printed, and the royalty paid falls from OFF to HIGH.
     assert "NDCG@10" in done.stdout
     off, high = levels["OFF"]["meanTopKObjectiveSum"], levels["HIGH"]["meanTopKObjectiveSum"]
     assert isinstance(off, float)
     assert isinstance(high, float)
-    assert high > off
+    assert high > off, (off, high)
     history = json.loads((out / "history.json").read_text(encoding="utf-8"))
     assert history[-1]["type"] == "ExecutionSucceeded"
-    assert not [e for e in history if e["type"] in ("TaskFailed", "LambdaFunctionFailed")]
+    failures = [e for e in history if e["type"] in ("TaskFailed", "LambdaFunctionFailed")]
+    assert not failures, failures
     return levels
 
 
