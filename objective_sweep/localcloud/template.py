@@ -135,7 +135,6 @@ class _Resolver:
             "AWS::StackName": stack_name,
             "AWS::StackId": f"arn:aws:cloudformation:{REGION}:{ACCOUNT_ID}:stack/{stack_name}/local",
             "AWS::URLSuffix": "amazonaws.com",
-            "AWS::NoValue": "",
         }
         self.stack_name = stack_name
         self.conditions: dict[str, bool] = {}
@@ -200,8 +199,13 @@ class _Resolver:
         # Resources the local cloud does not model only need a well-formed ARN where they are referenced.
         return f"arn:aws:{service}:{REGION}:{ACCOUNT_ID}:{name}"
 
-    def ref(self, name: str) -> str:
+    def ref(self, name: str) -> Any:
+        if name == "AWS::NoValue":
+            return _NO_VALUE
         if name in self.parameters:
+            kind = str((self.template.get("Parameters") or {}).get(name, {}).get("Type", "String"))
+            if kind == "CommaDelimitedList" or kind.startswith("List<"):
+                return [part.strip() for part in self.parameters[name].split(",")]
             return self.parameters[name]
         if name in self.pseudo:
             return self.pseudo[name]
@@ -234,14 +238,14 @@ class _Resolver:
             if "." in token:
                 logical_id, attribute = token.split(".", 1)
                 return self.get_att(logical_id, attribute)
-            return self.ref(token)
+            return str(self.ref(token))
 
         return re.sub(r"\$\{([^}]+)\}", replace, text)
 
     def resolve(self, node: Any) -> Any:
         """Evaluate every intrinsic function inside node."""
         if isinstance(node, list):
-            return [self.resolve(item) for item in node if not _is_no_value(item)]
+            return [value for value in (self.resolve(item) for item in node) if value is not _NO_VALUE]
         if not isinstance(node, dict):
             return node
         if len(node) == 1:
@@ -276,11 +280,12 @@ class _Resolver:
                 return json.dumps(self.resolve(value))
             if key.startswith("Fn::"):
                 raise TemplateError(f"template.yaml: {key} is not supported by the local cloud")
-        return {key: self.resolve(value) for key, value in node.items() if not _is_no_value(value)}
+        resolved = {key: self.resolve(value) for key, value in node.items()}
+        return {key: value for key, value in resolved.items() if value is not _NO_VALUE}
 
 
-def _is_no_value(node: Any) -> bool:
-    return isinstance(node, dict) and node == {"Ref": "AWS::NoValue"}
+# What !Ref AWS::NoValue stands for until the property or list item holding it is dropped.
+_NO_VALUE = object()
 
 
 def _single(resolver: _Resolver, kinds: tuple[str, ...], what: str) -> str:
