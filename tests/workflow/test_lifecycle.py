@@ -53,17 +53,9 @@ def _served_versions(deployment: Deployment, experiment: str) -> dict[str, str]:
     return served
 
 
-def _sweep(cloud: LocalCloud, files: RunFiles, out: Path, *options: str) -> int:
-    return main(
-        [
-            "run",
-            "--interactions", str(files.interactions),
-            "--items", str(files.items),
-            "--endpoint", cloud.endpoint_url,
-            "--out", str(out),
-            *options,
-        ]
-    )  # fmt: skip
+def _sweep(files: RunFiles, out: Path, *options: str) -> int:
+    return main(["run", "--interactions", str(files.interactions), "--items", str(files.items), "--out", str(out),
+                 *options])  # fmt: skip
 
 
 def test_run_file_upload_starts_exactly_one_execution_with_its_config(
@@ -188,12 +180,8 @@ def test_retrain_moves_campaigns_only_when_the_gate_passes(
 def test_cli_run_report_and_cleanup(cloud: LocalCloud, deployment: Deployment, files: RunFiles, tmp_path: Path,
                                     capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
     out = tmp_path / "run"
-    assert (
-        _sweep(
-            cloud, files, out, "--experiment", "tidy", "--sensitivities", "OFF,HIGH", "--keep", "recommended"
-        )
-        == 0
-    )
+    options = ["--endpoint", cloud.endpoint_url, "--experiment", "tidy", "--sensitivities", "OFF,HIGH"]
+    assert _sweep(files, out, *options, "--keep", "recommended") == 0
     assert {p.name for p in out.iterdir()} == {"report.json", "report.md", "report.html", "history.json"}
     assert len(_served_versions(deployment, "tidy")) == 1, "keep=recommended leaves exactly one campaign"
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
@@ -222,7 +210,11 @@ def test_cli_run_that_fails_exits_1_with_the_cause(
     with urllib.request.urlopen(request) as answer:  # noqa: S310 - the local endpoint's admin route
         assert answer.status in (200, 204)
     out = tmp_path / "broken"
-    assert _sweep(cloud, files, out, "--experiment", "broken", "--sensitivities", "OFF") == 1
+    # --stack finds the local cloud's stack through CloudFormation (its endpoint variables are set here).
+    assert (
+        _sweep(files, out, "--stack", cloud.stack_name, "--experiment", "broken", "--sensitivities", "OFF")
+        == 1
+    )
     stderr = capsys.readouterr().err
     assert "the run FAILED: ResourceFailedError: " in stderr
     assert "Injected import failure" in stderr
