@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sweep_core.errors import InvalidInputError
 
+from objective_sweep.cli import main
 from objective_sweep.datasets.movielens import prepare
 from objective_sweep.datasets.prepared import genre_string, royalty
 
@@ -126,3 +127,10 @@ def test_real_ml_latest_small(tmp_path: Path) -> None:
     assert items["1"]["GENRE"] == "ADVENTURE|ANIMATION|CHILDRENS|COMEDY|FANTASY"
     assert {r["ITEM_ID"] for r in _rows(tmp_path / "interactions.csv")} <= items.keys()
     assert all(float(r["ROYALTY"]) == royalty([int(i)])[0] for i, r in items.items())
+
+
+def test_sweep_prepare_movielens(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["prepare", "movielens", "--source", str(FIXTURES / "ml-100k"), "--out", str(tmp_path)]) == 0
+    assert "5 interactions, 3 users, 7 items" in capsys.readouterr().out
+    assert main(["prepare", "movielens", "--source", str(tmp_path / "nothing"), "--out", str(tmp_path)]) == 2
+    assert "not a MovieLens folder" in capsys.readouterr().err

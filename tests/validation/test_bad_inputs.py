@@ -461,3 +461,9 @@ def test_the_catalogue_is_documented() -> None:
     names = {c.name for c in CASES} | {c[0] for c in CONFIG_CASES}
     assert names == documented
     assert len(names) >= 25
+
+
+def test_sweep_validate_names_a_bad_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["validate", "--interactions", str(tmp_path / "i.csv"), "--items", str(tmp_path / "t.csv")]
+    assert main([*args, "--objective", "TIMESTAMP"]) == 2
+    assert "--objective: Value error, TIMESTAMP is a reserved Personalize column" in capsys.readouterr().err
