@@ -220,3 +220,30 @@ def test_cli_run_that_fails_exits_1_with_the_cause(
     assert "Injected import failure" in stderr
     history = json.loads((out / "history.json").read_text(encoding="utf-8"))
     assert history[-1]["type"] == "ExecutionFailed"
+
+
+def test_a_repeated_event_under_another_name_ends_as_a_duplicate(
+    deployment: Deployment, files: RunFiles
+) -> None:
+    """In AWS the rule cannot name executions, so a repeated event does start a second one: PrepareRun's
+    claim on the object version must end it before anything is created."""
+    config = build_config(files, experiment="claimed", sensitivities=["OFF"], keep="none")
+    uploaded = upload_run(deployment, config, files)
+    first = find_started_execution(deployment, uploaded, timeout=30)
+    sfn = deployment.client("stepfunctions")
+    event = sfn.describe_execution(executionArn=first)["input"]
+    second = sfn.start_execution(
+        stateMachineArn=deployment.state_machine_arn, name="claimed-redelivery", input=event
+    )
+    duplicate = wait_for(deployment, second["executionArn"])
+    assert duplicate["status"] == "SUCCEEDED"
+    output = json.loads(duplicate["output"])
+    assert output["duplicate"] is True
+    assert output["duplicateOf"] == first
+    entered = [
+        e["stateEnteredEventDetails"]["name"]
+        for e in sfn.get_execution_history(executionArn=second["executionArn"], maxResults=1000)["events"]
+        if "stateEnteredEventDetails" in e
+    ]
+    assert "ImportDatasets" not in entered
+    assert wait_for(deployment, first)["status"] == "SUCCEEDED"
