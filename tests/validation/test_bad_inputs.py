@@ -184,6 +184,14 @@ CASES = [
         "USER_ID",
     ),
     Case(
+        "interactions-blank-user",
+        set_field("interactions.csv", 18, 0, b"  "),
+        "interactions.csv",
+        "USER_ID is empty",
+        18,
+        "USER_ID",
+    ),
+    Case(
         "interactions-empty-item",
         set_field("interactions.csv", 10, 1, b""),
         "interactions.csv",
