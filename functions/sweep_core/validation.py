@@ -58,7 +58,7 @@ _INTEGER = re.compile(r"[+-]?\d+")
 # interactions file with only these columns is checked and counted block by block by one regular
 # expression (C speed); a block with any other line goes through the row checks, which say why.
 # An id: 1-256 characters, not only blanks (the row checks strip before calling an id empty).
-_FAST_ID = r'((?![ \t\f\v]*(?:,|\r?$))[^,"\r\n]{1,256})'
+_FAST_ID = r'((?![^\S\r\n]*(?:,|\r?$))[^,"\r\n]{1,256})'
 _FAST_FIELDS = {
     "USER_ID": _FAST_ID,
     "ITEM_ID": _FAST_ID,
