@@ -98,10 +98,6 @@ class _Findings:
         else:
             self.more += 1
 
-    @property
-    def full(self) -> bool:
-        return len(self.problems) >= self.cap
-
 
 @dataclass
 class _ColumnState:
@@ -230,12 +226,11 @@ def _validate_file(
 ) -> _FileResult:
     try:
         stream = open_binary(name)
-    except (OSError, KeyError) as error:
-        findings.add(f"cannot be read: {error}", "check the path and that the file was uploaded")
-        return _FileResult()
     except Exception as error:
-        # S3 clients raise their own ClientError (NoSuchKey, AccessDenied): report, do not crash.
-        if type(error).__name__ not in {"ClientError", "NoSuchKey"}:
+        # Missing files and S3's ClientError (NoSuchKey, AccessDenied; botocore is not imported
+        # here) are the user's to fix; anything else is a bug and propagates.
+        s3_error = any(cls.__name__ == "ClientError" for cls in type(error).__mro__)
+        if not (s3_error or isinstance(error, OSError | KeyError)):
             raise
         findings.add(f"cannot be read: {error}", "check the path and that the file was uploaded")
         return _FileResult()

@@ -146,10 +146,15 @@ def test_file_size_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "a Personalize import takes at most" in problem.message
 
 
-def test_an_s3_error_is_a_problem_not_a_crash() -> None:
+class NoSuchKey(ClientError):
+    """Like the modelled exception class botocore generates for s3.exceptions.NoSuchKey."""
+
+
+@pytest.mark.parametrize("error_class", [ClientError, NoSuchKey])
+def test_an_s3_error_is_a_problem_not_a_crash(error_class: type[ClientError]) -> None:
     def open_binary(name: str) -> io.BytesIO:
         if name == "items.csv":
-            raise ClientError({"Error": {"Code": "NoSuchKey", "Message": "missing"}}, "GetObject")
+            raise error_class({"Error": {"Code": "NoSuchKey", "Message": "missing"}}, "GetObject")
         return io.BytesIO(_interactions().encode())
 
     with pytest.raises(InvalidInputError) as refused:
