@@ -40,9 +40,11 @@ class SyntheticSpec:
             raise ValueError("users, items and interactions must be positive (items at least 2)")
         if self.clusters < 1:
             raise ValueError("clusters must be at least 1")
+        if self.seed < 0:
+            raise ValueError("seed must be zero or positive")
         if not 0 <= self.taste_share <= 1:
             raise ValueError("taste_share must be between 0 and 1")
-        capacity = self.users * self._max_per_user
+        capacity = self.users * self.max_per_user
         if self.interactions > capacity:
             raise ValueError(
                 f"{self.interactions:,} interactions do not fit: at most {capacity:,} distinct "
@@ -55,11 +57,12 @@ class SyntheticSpec:
         return min(self.clusters, self.items)
 
     @property
-    def _max_per_user(self) -> int:
+    def max_per_user(self) -> int:
+        """No user interacts with more than half the catalogue, so distinct pairs stay easy to draw."""
         return max(1, self.items // 2)
 
 
-# A 4-level sweep on the local cloud trains on this in about a second per level.
+# `make demo` sweeps four levels on this on the local cloud in about 25 s (benchmarks/bench_demo.py).
 DEMO = SyntheticSpec(users=600, items=1500, interactions=50_000, seed=42)
 # The shape of MovieLens 25M (162,541 users, 62,423 movies, 25,000,095 ratings).
 ML25M_SHAPE = SyntheticSpec(users=162_541, items=62_423, interactions=25_000_095, seed=42)
@@ -80,7 +83,8 @@ _TITLE_WORDS = (
 _EPOCH_START = 946_684_800
 _SPAN_SECONDS = 20 * 365 * 86_400
 _MEAN_GAP_SECONDS = 3_600.0
-# Rounds of taste-driven draws before the last few missing pairs are drawn uniformly.
+# Rounds of taste-driven draws, then as many by global popularity, before the last few missing
+# pairs are drawn uniformly.
 _TASTE_ROUNDS = 4
 
 
@@ -117,7 +121,7 @@ def _activity(rng: np.random.Generator, spec: SyntheticSpec) -> npt.NDArray[np.i
     counts = np.full(spec.users, floor, dtype=np.int64)
     weights = rng.lognormal(0.0, spec.activity_sigma, size=spec.users)
     remaining = spec.interactions - int(counts.sum())
-    cap = spec._max_per_user
+    cap = spec.max_per_user
     while remaining > 0:
         open_users = counts < cap
         share = np.where(open_users, weights, 0.0)
