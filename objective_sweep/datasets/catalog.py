@@ -77,7 +77,7 @@ def resolve(name: str, data_dir: Path | None = None, cache_dir: Path | None = No
 
 def _downloaded(name: str, cache: Path) -> Path:
     folder = cache / "raw" / name
-    if movielens_ready(folder):
+    if _movielens_ready(folder):
         return folder
     release = RELEASES[name]
     if release.sha256 is None and release.md5 is None:
@@ -109,7 +109,7 @@ def _downloaded(name: str, cache: Path) -> Path:
     return folder
 
 
-def movielens_ready(folder: Path) -> bool:
+def _movielens_ready(folder: Path) -> bool:
     """Whether `folder` holds one of the MovieLens layouts prepare() reads."""
     try:
         movielens.detect_layout(folder)
