@@ -17,7 +17,6 @@ from pathlib import Path
 from sweep_core.errors import SweepError
 
 from objective_sweep.datasets import movielens, synthetic
-from objective_sweep.datasets.prepared import INTERACTIONS_FILE
 
 GROUPLENS_URL = "https://files.grouplens.org/datasets/movielens"
 DOWNLOAD_TIMEOUT_SECONDS = 30
@@ -54,8 +53,8 @@ def resolve(name: str, data_dir: Path | None = None, cache_dir: Path | None = No
     """The prepared folder of dataset `name` ("demo", "ml-100k" or "ml-latest-small").
 
     With `data_dir`, the MovieLens files are read from there; otherwise they are downloaded once
-    into the cache. Preparation is repeated on each call (it takes under a second) so a prepared
-    folder never goes stale against its source.
+    into the cache. Preparation and generation are repeated on each call (under a second) so a
+    prepared folder never goes stale against its source or a newer generator.
     """
     cache = cache_dir or default_cache_dir()
     if name == "demo":
@@ -64,8 +63,7 @@ def resolve(name: str, data_dir: Path | None = None, cache_dir: Path | None = No
                 "--data-dir applies to MovieLens datasets; the demo dataset is generated"
             )
         out = cache / "prepared" / f"demo-seed{synthetic.DEMO.seed}"
-        if not (out / INTERACTIONS_FILE).is_file():
-            synthetic.generate(synthetic.DEMO, out)
+        synthetic.generate(synthetic.DEMO, out)
         return out
     if name not in RELEASES:
         raise DatasetUnavailable(f"unknown dataset {name!r}; choose one of: {', '.join(NAMES)}")

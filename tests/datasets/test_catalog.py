@@ -21,12 +21,14 @@ def _files(folder: Path) -> set[str]:
 PREPARED = {"interactions.csv", "items.csv", "titles.csv", "interactions.schema.json", "items.schema.json"}
 
 
-def test_demo_is_generated_once(tmp_path: Path) -> None:
+def test_demo_is_generated_into_the_cache(tmp_path: Path) -> None:
     folder = resolve("demo", cache_dir=tmp_path)
+    assert folder.is_relative_to(tmp_path)
     assert _files(folder) == PREPARED
-    stamp = (folder / "interactions.csv").stat().st_mtime_ns
+    first = (folder / "interactions.csv").read_bytes()
+    (folder / "interactions.csv").write_text("stale")
     assert resolve("demo", cache_dir=tmp_path) == folder
-    assert (folder / "interactions.csv").stat().st_mtime_ns == stamp
+    assert (folder / "interactions.csv").read_bytes() == first
 
 
 def test_data_dir_is_prepared_into_the_cache(tmp_path: Path) -> None:
