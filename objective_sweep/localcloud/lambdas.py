@@ -65,6 +65,9 @@ class LambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
+_ROUTING = threading.local()
+
+
 class _ThreadRoutedStream(io.TextIOBase):
     """Stands in for sys.stdout/sys.stderr: text written by a thread that is running a handler goes to
     the handlers' log file, everything else to the original stream, so handler logs never garble the
@@ -113,7 +116,9 @@ class InProcessRuntime:
         self._env_lock = threading.Lock()
         self._modules: dict[str, Callable[[Any, Any], Any]] = {}
         self._import_lock = threading.Lock()
-        self._routing = threading.local()
+        # Shared by every runtime of the process: a logger that kept a stream of an earlier local cloud
+        # (Powertools binds sys.stdout when it is created) still routes by the current one's threads.
+        self._routing = _ROUTING
         self._log_file = log_file
         self._log: TextIO | None = None
         self._log_lock = threading.Lock()
