@@ -188,7 +188,10 @@ def test_cli_run_report_and_cleanup(cloud: LocalCloud, deployment: Deployment, f
     capsys.readouterr()
     # --stack finds the stack through CloudFormation, here the local cloud's (its endpoint is exported).
     assert main(["report", report["run"]["executionArn"], "--stack", cloud.stack_name]) == 0
-    assert "HIGH" in capsys.readouterr().out
+    from_execution = capsys.readouterr().out
+    assert "HIGH" in from_execution
+    assert main(["report", str(out / "report.json")]) == 0
+    assert capsys.readouterr().out == from_execution
 
     assert main(["cleanup", "--experiment", "tidy", "--endpoint", cloud.endpoint_url]) == 0
     pz = deployment.client("personalize")
