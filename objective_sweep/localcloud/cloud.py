@@ -8,6 +8,7 @@ import contextlib
 import io
 import json
 import logging
+import os
 import socket
 import tempfile
 import threading
@@ -182,9 +183,15 @@ class LocalCloud:
         }
         # The interpreter reaches moto's Lambda API at localhost:$MOTO_PORT; these variables are for
         # this process only, not for clients.
-        process_only = {"MOTO_PORT": str(port), "AWS_SESSION_TOKEN": None}
+        process_only: dict[str, str | None] = {"MOTO_PORT": str(port), "AWS_SESSION_TOKEN": None}
         if self._with_personalize:
             self._start_personalize()
+        # A service-specific endpoint (AWS_ENDPOINT_URL_S3...) or the switch that ignores configured
+        # endpoints would send the handlers' clients past this cloud; they are unset while it runs.
+        for key in os.environ:
+            foreign_endpoint = key.startswith("AWS_ENDPOINT_URL_") and key not in self.environment
+            if foreign_endpoint or key == "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS":
+                process_only[key] = None
         self._set_environ({**self.environment, **process_only})
         self._time_scale.install()
         self._capture_moto_log(self.workdir / MOTO_LOG)

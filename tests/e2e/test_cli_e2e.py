@@ -21,13 +21,19 @@ ROOT = Path(__file__).resolve().parents[2]
 MOVIELENS = ROOT.parent / "shared" / "datasets" / "ml-latest-small"
 
 
+def _environment() -> dict[str, str]:
+    """This environment without AWS settings, which another test or the developer's shell may hold."""
+    clean = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    return {**clean, "OPENBLAS_NUM_THREADS": "1"}
+
+
 def _sweep(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(SWEEP), *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        env={**os.environ, "OPENBLAS_NUM_THREADS": "1"},
+        env=_environment(),
         timeout=240,
         check=False,
     )
@@ -88,7 +94,7 @@ def test_local_up_serves_until_interrupted() -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "OPENBLAS_NUM_THREADS": "1"},
+        env=_environment(),
     )
     try:
         exports: dict[str, str] = {}
