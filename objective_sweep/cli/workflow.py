@@ -239,7 +239,11 @@ def _follow_and_collect(
     from sweep_core.report import Report, render_text
 
     print(f"execution {execution_arn}")
-    described = Follower(deployment, execution_arn, experiment, levels, sys.stdout).follow()
+    # Locally a state lasts a fraction of a second; in AWS minutes, and List*/Describe* calls are rate limited.
+    poll = 0.5 if deployment.is_local() else 10.0
+    described = Follower(
+        deployment, execution_arn, experiment, levels, sys.stdout, poll_seconds=poll
+    ).follow()
     history = execution_history(deployment, execution_arn)
     folder = out or Path("results") / experiment / execution_arn.rsplit(":", 1)[1]
     if described["status"] != "SUCCEEDED":
@@ -302,7 +306,7 @@ def _cleanup(args: argparse.Namespace) -> int:
 
     with _existing_deployment(args) as deployment:
         # The local endpoint finishes a deletion in well under a second; AWS takes minutes.
-        interval = 0.2 if deployment.endpoint_url else 10.0
+        interval = 0.2 if deployment.is_local() else 10.0
         deleted = delete_experiment(
             deployment.client("personalize"), args.experiment, interval_s=interval, on_progress=report
         )

@@ -45,6 +45,11 @@ class Deployment:
     # A local cloud's own log files (handlers, interpreter); empty for AWS, where CloudWatch has them.
     log_files: tuple[Path, ...] = ()
 
+    def is_local(self) -> bool:
+        """Whether the clients reach a local cloud (given as an endpoint, or exported in the environment)."""
+        endpoint = str(self.client("stepfunctions").meta.endpoint_url)
+        return endpoint.startswith(("http://127.0.0.1", "http://localhost"))
+
     def client(self, service: str) -> Any:
         endpoint = self.endpoint_url
         if service in ("personalize", "personalize-runtime") and self.personalize_url:
