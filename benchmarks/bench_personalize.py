@@ -25,13 +25,13 @@ import boto3
 from botocore.config import Config
 from moto.server import ThreadedMotoServer
 
+from benchmarks import ML_LATEST_SMALL
 from objective_sweep.datasets import prepared
 from objective_sweep.datasets.movielens import prepare
 from objective_sweep.personalize.server import LocalPersonalize
 from objective_sweep.personalize.training import is_test_user
 
 ROOT = Path(__file__).resolve().parent
-MOVIELENS = ROOT.parents[1] / "shared" / "datasets" / "ml-latest-small"
 RESULTS = ROOT / "results" / "personalize.json"
 LEVELS = ("OFF", "LOW", "MEDIUM", "HIGH")
 BUCKET = "bench-personalize"
@@ -180,7 +180,7 @@ def main(argv: list[str]) -> int:
         host, port = moto.get_host_and_port()
         s3_url = f"http://{host}:{port}"
         with tempfile.TemporaryDirectory() as scratch:
-            data = prepare(MOVIELENS, Path(scratch))
+            data = prepare(ML_LATEST_SMALL, Path(scratch))
             s3 = boto3.client("s3", endpoint_url=s3_url, region_name="us-east-1")
             s3.create_bucket(Bucket=BUCKET)
             for file in (prepared.INTERACTIONS_FILE, prepared.ITEMS_FILE):

@@ -8,10 +8,13 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import sys
+import tempfile
 import urllib.error
 import urllib.request
 import zipfile
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sweep_core.errors import SweepError
@@ -24,17 +27,28 @@ DOWNLOAD_TIMEOUT_SECONDS = 30
 
 @dataclass(frozen=True)
 class Release:
-    """A MovieLens zip and the digests it is checked against. GroupLens publishes an MD5 per zip
-    (ml-100k.zip.md5); a sha256 is pinned only where it was verified, never guessed."""
+    """A MovieLens zip and the digests it is checked against before use: the zip's MD5 as GroupLens
+    publishes it (ml-100k.zip.md5), and the SHA-256 of each file the preparation reads, pinned only
+    where it was verified on a copy of that release, never guessed."""
 
-    sha256: str | None
-    md5: str | None
+    zip_md5: str | None = None
+    file_sha256: dict[str, str] = field(default_factory=dict)
+
+    def pinned(self) -> bool:
+        return bool(self.zip_md5 or self.file_sha256)
 
 
 RELEASES = {
-    "ml-100k": Release(sha256=None, md5="0e33842e24a9c977be4e0107933c0723"),
-    # ml-latest-small is rolling: GroupLens replaces it in place, so no digest can be pinned.
-    "ml-latest-small": Release(sha256=None, md5=None),
+    "ml-100k": Release(zip_md5="0e33842e24a9c977be4e0107933c0723"),
+    # GroupLens publishes no digest for this rolling release; these are the files of the
+    # 2018-09-26 release (100,836 ratings), verified on the team's copy. If GroupLens replaces it,
+    # the check fails and says so rather than sweeping different data under the same name.
+    "ml-latest-small": Release(
+        file_sha256={
+            "ratings.csv": "aa289ca83157595d0df6aea1be6a4ded676ddc4385472e8313a8ed9805352646",
+            "movies.csv": "5a5f32dd9bb3797b8e728a1b98958789d2b13f294a69fdfbc5727f8a9611aa07",
+        }
+    ),
 }
 NAMES = ("demo", *RELEASES)
 
@@ -74,19 +88,22 @@ def resolve(name: str, data_dir: Path | None = None, cache_dir: Path | None = No
 
 
 def _downloaded(name: str, cache: Path) -> Path:
+    """The release's extracted folder in the cache, downloaded once and verified before every use."""
     folder = cache / "raw" / name
-    if _movielens_ready(folder):
-        return folder
     release = RELEASES[name]
-    if release.sha256 is None and release.md5 is None:
+    if not release.pinned():
         raise DatasetUnavailable(
-            f"{name} has no pinned checksum (GroupLens updates it in place), so it is not downloaded "
-            f"unverified. Download {GROUPLENS_URL}/{name}.zip yourself, unzip it and pass --data-dir DIR."
+            f"{name} has no pinned checksum, so it is not downloaded unverified. Download "
+            f"{GROUPLENS_URL}/{name}.zip yourself, unzip it and pass --data-dir DIR."
         )
+    if _movielens_ready(folder):
+        _verify_files(folder, name, release)
+        return folder
     archive = cache / "downloads" / f"{name}.zip"
     archive.parent.mkdir(parents=True, exist_ok=True)
     url = f"{GROUPLENS_URL}/{name}.zip"
     partial = archive.with_suffix(".part")
+    print(f"downloading {url} ...", file=sys.stderr, flush=True)
     try:
         with (
             urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_SECONDS) as response,  # noqa: S310 - fixed https URL
@@ -100,10 +117,18 @@ def _downloaded(name: str, cache: Path) -> Path:
             f"Download it elsewhere, unzip it and pass --data-dir DIR, or use --dataset demo, which "
             "needs no network."
         ) from error
-    _verify(partial, name, release)
+    if release.zip_md5:
+        _verify(partial, f"{name}.zip", "md5", release.zip_md5, delete=[partial])
     partial.replace(archive)
-    with zipfile.ZipFile(archive) as bundle:
-        bundle.extractall(cache / "raw")
+    # Extract beside the cache, check, then move into place: a failed check leaves no folder behind
+    # that a later call would take for a verified one.
+    with tempfile.TemporaryDirectory(dir=cache) as scratch:
+        with zipfile.ZipFile(archive) as bundle:
+            bundle.extractall(scratch)
+        _verify_files(Path(scratch) / name, name, release, delete=[archive])
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        (Path(scratch) / name).replace(folder)
     return folder
 
 
@@ -116,15 +141,29 @@ def _movielens_ready(folder: Path) -> bool:
     return True
 
 
-def _verify(path: Path, name: str, release: Release) -> None:
-    algorithm, expected = ("sha256", release.sha256) if release.sha256 else ("md5", release.md5)
+def _verify_files(folder: Path, name: str, release: Release, delete: Sequence[Path] = ()) -> None:
+    for file, expected in release.file_sha256.items():
+        _verify(folder / file, f"{name}/{file}", "sha256", expected, delete=[*delete, folder])
+
+
+def _verify(path: Path, label: str, algorithm: str, expected: str, delete: Sequence[Path]) -> None:
+    """Raise (deleting `delete`) unless `path`'s digest is the pinned one."""
     digest = hashlib.new(algorithm, usedforsecurity=False)
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    if digest.hexdigest() != expected:
-        path.unlink(missing_ok=True)
-        raise DatasetUnavailable(
-            f"{name}.zip failed its {algorithm} check (got {digest.hexdigest()}, pinned {expected}); "
-            "the download was deleted. Try again, or download it yourself and pass --data-dir DIR."
-        )
+    try:
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        got = digest.hexdigest()
+    except FileNotFoundError:
+        got = "no such file"
+    if got == expected:
+        return
+    for stale in delete:
+        if stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            stale.unlink(missing_ok=True)
+    raise DatasetUnavailable(
+        f"{label} failed its {algorithm} check (got {got}, pinned {expected}); the download was deleted. "
+        "Try again, or download it yourself and pass --data-dir DIR."
+    )

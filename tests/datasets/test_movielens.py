@@ -14,9 +14,6 @@ from objective_sweep.cli import main
 from objective_sweep.datasets.movielens import prepare
 from objective_sweep.datasets.prepared import genre_string, royalty
 
-FIXTURES = Path(__file__).parent / "fixtures"
-ML_LATEST_SMALL = Path("/work/shared/datasets/ml-latest-small")
-
 
 def _rows(path: Path) -> list[dict[str, str]]:
     with path.open(encoding="utf-8", newline="") as handle:
@@ -38,8 +35,8 @@ def test_genre_string_uses_the_study_spelling() -> None:
     assert genre_string(["unknown"]) == ""
 
 
-def test_ml100k_layout(tmp_path: Path) -> None:
-    prepared = prepare(FIXTURES / "ml-100k", tmp_path)
+def test_ml100k_layout(tmp_path: Path, fixtures: Path) -> None:
+    prepared = prepare(fixtures / "ml-100k", tmp_path)
     interactions = _rows(tmp_path / "interactions.csv")
     # Ratings 5, 4, 4, 5, 4 are kept; 3, 2 and 1 are not positives.
     assert [(r["USER_ID"], r["ITEM_ID"], r["TIMESTAMP"]) for r in interactions] == [
@@ -64,8 +61,8 @@ def test_ml100k_layout(tmp_path: Path) -> None:
     assert (prepared.interactions, prepared.users, prepared.items) == (5, 3, 7)
 
 
-def test_latest_small_layout(tmp_path: Path) -> None:
-    prepare(FIXTURES / "ml-latest-small", tmp_path)
+def test_latest_small_layout(tmp_path: Path, fixtures: Path) -> None:
+    prepare(fixtures / "ml-latest-small", tmp_path)
     interactions = _rows(tmp_path / "interactions.csv")
     # 3.5 is above the threshold, 3.0 is not.
     assert [(r["USER_ID"], r["ITEM_ID"]) for r in interactions] == [
@@ -87,8 +84,8 @@ def test_latest_small_layout(tmp_path: Path) -> None:
     assert titles["2"] == "Harbour, Quiet and Blue (2003)"
 
 
-def test_prepared_folder_carries_the_study_schemas(tmp_path: Path) -> None:
-    prepare(FIXTURES / "ml-latest-small", tmp_path)
+def test_prepared_folder_carries_the_study_schemas(tmp_path: Path, fixtures: Path) -> None:
+    prepare(fixtures / "ml-latest-small", tmp_path)
     items = json.loads((tmp_path / "items.schema.json").read_text())
     interactions = json.loads((tmp_path / "interactions.schema.json").read_text())
     assert items["fields"] == [
@@ -118,9 +115,8 @@ def test_ratings_of_unknown_movies_are_refused(tmp_path: Path) -> None:
         prepare(source, tmp_path / "out")
 
 
-@pytest.mark.skipif(not ML_LATEST_SMALL.is_dir(), reason="real ml-latest-small is only on the team machine")
-def test_real_ml_latest_small(tmp_path: Path) -> None:
-    prepared = prepare(ML_LATEST_SMALL, tmp_path)
+def test_real_ml_latest_small(tmp_path: Path, ml_latest_small: Path) -> None:
+    prepared = prepare(ml_latest_small, tmp_path)
     # 61,716 of the 100,836 ratings are above 3; 609 of 610 users have one; 9,742 movies.
     assert (prepared.interactions, prepared.users, prepared.items) == (61716, 609, 9742)
     items = {r["ITEM_ID"]: r for r in _rows(tmp_path / "items.csv")}
@@ -129,8 +125,8 @@ def test_real_ml_latest_small(tmp_path: Path) -> None:
     assert all(float(r["ROYALTY"]) == royalty([int(i)])[0] for i, r in items.items())
 
 
-def test_sweep_prepare_movielens(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["prepare", "movielens", "--source", str(FIXTURES / "ml-100k"), "--out", str(tmp_path)]) == 0
+def test_sweep_prepare_movielens(tmp_path: Path, capsys: pytest.CaptureFixture[str], fixtures: Path) -> None:
+    assert main(["prepare", "movielens", "--source", str(fixtures / "ml-100k"), "--out", str(tmp_path)]) == 0
     assert "5 interactions, 3 users, 7 items" in capsys.readouterr().out
     assert main(["prepare", "movielens", "--source", str(tmp_path / "nothing"), "--out", str(tmp_path)]) == 2
     assert "not a MovieLens folder" in capsys.readouterr().err

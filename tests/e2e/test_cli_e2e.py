@@ -18,7 +18,6 @@ pytestmark = pytest.mark.slow
 
 SWEEP = Path(sys.executable).parent / "sweep"
 ROOT = Path(__file__).resolve().parents[2]
-MOVIELENS = ROOT.parent / "shared" / "datasets" / "ml-latest-small"
 
 
 def _environment() -> dict[str, str]:
@@ -65,10 +64,11 @@ def test_demo_on_the_synthetic_preset(tmp_path: Path) -> None:
     _check_sweep_output(_sweep("demo", "--out", str(out)), out)
 
 
-@pytest.mark.skipif(not MOVIELENS.is_dir(), reason=f"MovieLens latest-small is not at {MOVIELENS}")
-def test_demo_on_movielens_latest_small(tmp_path: Path) -> None:
+def test_demo_on_movielens_latest_small(tmp_path: Path, ml_latest_small: Path) -> None:
     out = tmp_path / "ml"
-    done = _sweep("demo", "--dataset", "ml-latest-small", "--data-dir", str(MOVIELENS), "--out", str(out))
+    done = _sweep(
+        "demo", "--dataset", "ml-latest-small", "--data-dir", str(ml_latest_small), "--out", str(out)
+    )
     _check_sweep_output(done, out)
 
 

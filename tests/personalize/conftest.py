@@ -326,9 +326,6 @@ def kit() -> type[Kit]:
     return Kit
 
 
-MOVIELENS = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "ml-latest-small"
-
-
 @dataclass(frozen=True)
 class MovieLensInS3:
     interactions: str
@@ -340,16 +337,14 @@ class MovieLensInS3:
 
 
 @pytest.fixture(scope="session")
-def movielens(s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> MovieLensInS3:
+def movielens(
+    s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory, ml_latest_small: Path
+) -> MovieLensInS3:
     """ml-latest-small prepared the study's way (H2's preparation), uploaded to the moto S3."""
     from objective_sweep.datasets import prepared
     from objective_sweep.datasets.movielens import prepare
 
-    if not MOVIELENS.is_dir():
-        raise AssertionError(
-            f"{MOVIELENS} is missing: the end-to-end tests need the MovieLens latest-small files"
-        )
-    folder = prepare(MOVIELENS, tmp_path_factory.mktemp("ml-latest-small")).path
+    folder = prepare(ml_latest_small, tmp_path_factory.mktemp("ml-latest-small")).path
     s3 = boto3.client("s3", endpoint_url=s3_endpoint)
     for name in (prepared.INTERACTIONS_FILE, prepared.ITEMS_FILE):
         s3.upload_file(str(folder / name), BUCKET, f"ml-latest-small/{name}")

@@ -18,7 +18,6 @@ from sweep_core.validation import DataSummary, validate_inputs
 
 from objective_sweep.datasets.movielens import prepare
 
-ML_LATEST_SMALL = Path("/work/shared/datasets/ml-latest-small")
 RUN = RunConfig(experiment="t", interactions="interactions.csv", items="items.csv")
 
 
@@ -170,9 +169,8 @@ def test_a_bug_in_the_opener_is_not_swallowed() -> None:
         validate_inputs(RUN, open_binary)
 
 
-@pytest.mark.skipif(not ML_LATEST_SMALL.is_dir(), reason="real ml-latest-small is only on the team machine")
-def test_prepared_ml_latest_small_is_valid(tmp_path: Path) -> None:
-    prepare(ML_LATEST_SMALL, tmp_path)
+def test_prepared_ml_latest_small_is_valid(tmp_path: Path, ml_latest_small: Path) -> None:
+    prepare(ml_latest_small, tmp_path)
     summary = validate_inputs(RUN, lambda name: (tmp_path / name).open("rb"))
     assert (summary.interactions, summary.users, summary.users_with_2plus, summary.items) == (
         61716,
