@@ -8,13 +8,27 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 Sensitivity = Literal["OFF", "LOW", "MEDIUM", "HIGH"]
 ALL_SENSITIVITIES: tuple[Sensitivity, ...] = ("OFF", "LOW", "MEDIUM", "HIGH")
+
+# GetSolutionMetrics keys, in the order the original study's table lists them.
+MetricName = Literal[
+    "coverage",
+    "mean_reciprocal_rank_at_25",
+    "normalized_discounted_cumulative_gain_at_5",
+    "normalized_discounted_cumulative_gain_at_10",
+    "normalized_discounted_cumulative_gain_at_25",
+    "precision_at_5",
+    "precision_at_10",
+    "precision_at_25",
+    "average_rewards_at_k",
+]
+METRIC_NAMES: tuple[MetricName, ...] = get_args(MetricName)
 
 # Recipes whose solutionConfig accepts an optimizationObjective (FACTS.md).
 OBJECTIVE_RECIPES = frozenset(
@@ -41,7 +55,7 @@ class _Model(BaseModel):
 class RecommendationPolicy(_Model):
     """How the report picks the level to ship."""
 
-    relevance_metric: str = Field(
+    relevance_metric: MetricName = Field(
         default="normalized_discounted_cumulative_gain_at_10",
         description="Personalize offline metric whose loss against OFF is bounded by the tolerance.",
     )
@@ -56,7 +70,7 @@ class RecommendationPolicy(_Model):
 class QualityGate(_Model):
     """When a retrained solution version may replace the one a campaign serves."""
 
-    metric: str = Field(
+    metric: MetricName = Field(
         default="normalized_discounted_cumulative_gain_at_10",
         description="Personalize offline metric compared between the new and the deployed version.",
     )

@@ -375,6 +375,8 @@ CONFIG_CASES = [
     ("config-unknown-field", {"objectve": "ROYALTY"}, "objectve"),
     ("config-tolerance-above-one", {"policy": {"tolerance": 1.5}}, "policy.tolerance"),
     ("config-num-results-zero", {"numResults": 0}, "numResults"),
+    ("config-unknown-policy-metric", {"policy": {"relevanceMetric": "ndcg_at_10"}}, "policy.relevanceMetric"),
+    ("config-unknown-gate-metric", {"qualityGate": {"metric": "precision_at_100"}}, "qualityGate.metric"),
 ]
 
 

@@ -5,20 +5,9 @@ from __future__ import annotations
 
 import re
 
+from sweep_core.models import METRIC_NAMES
 from sweep_core.report.model import Report
 
-# Personalize's GetSolutionMetrics keys in the order the original study's table lists them.
-METRIC_ORDER = (
-    "coverage",
-    "mean_reciprocal_rank_at_25",
-    "normalized_discounted_cumulative_gain_at_5",
-    "normalized_discounted_cumulative_gain_at_10",
-    "normalized_discounted_cumulative_gain_at_25",
-    "precision_at_5",
-    "precision_at_10",
-    "precision_at_25",
-    "average_rewards_at_k",
-)
 _PREFIXES = {
     "normalized_discounted_cumulative_gain": "NDCG",
     "mean_reciprocal_rank": "MRR",
@@ -38,7 +27,7 @@ def metric_label(name: str) -> str:
 
 def ordered_metrics(names: set[str]) -> list[str]:
     """The study's metrics first in its order, then any others alphabetically."""
-    return [m for m in METRIC_ORDER if m in names] + sorted(names - set(METRIC_ORDER))
+    return [m for m in METRIC_NAMES if m in names] + sorted(names - set(METRIC_NAMES))
 
 
 def signed_percent(change: float | None) -> str:
