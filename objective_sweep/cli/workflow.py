@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
-from sweep_core.errors import InvalidInputError
+from sweep_core.errors import InvalidInputError, Problem
 from sweep_core.models import ALL_SENSITIVITIES, Sensitivity
 
 from objective_sweep.localcloud.cloud import LocalCloudError
@@ -84,20 +84,32 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     demo.add_argument(
         "--data-dir",
         type=Path,
-        help="MovieLens folder (u.data/u.item or ratings.csv/movies.csv); without it, ml-100k is downloaded "
-        "from GroupLens once and checked against its published digest",
+        help="MovieLens folder (u.data/u.item or ratings.csv/movies.csv); without it, the release is "
+        "downloaded from GroupLens once and checked against its pinned digests",
     )
     _add_run_options(demo)
     demo.set_defaults(func=_reported(_demo))
 
-    run = subparsers.add_parser("run", help="sweep your own interactions and items")
-    run.add_argument("--interactions", type=Path, required=True, help="USER_ID,ITEM_ID,TIMESTAMP CSV")
-    run.add_argument(
-        "--items", type=Path, required=True, help="ITEM_ID plus the numeric objective column CSV"
+    run = subparsers.add_parser(
+        "run",
+        help="sweep your own interactions and items",
+        description="Sweep your own data. Give the files as options, or a run file (the sweep.json you would "
+        "upload to S3: a RunConfig whose paths are relative to it); options given beside a run file override it.",
     )
+    run.add_argument(
+        "--run-file",
+        type=Path,
+        help="local run file (RunConfig JSON, e.g. examples/sweep.json); its file paths are relative to it",
+    )
+    run.add_argument("--interactions", type=Path, help="USER_ID,ITEM_ID,TIMESTAMP CSV")
+    run.add_argument("--items", type=Path, help="ITEM_ID plus the numeric objective column CSV")
+    run.add_argument("--users", type=Path, help="optional USER_ID plus attributes CSV")
     run.add_argument("--titles", type=Path, help="ITEM_ID,TITLE CSV shown in the report only")
     run.add_argument("--objective", help="numeric items column to optimise (default ROYALTY)")
-    run.add_argument("--experiment", default="sweep", help="experiment name; resources are named from it")
+    run.add_argument(
+        "--experiment",
+        help="experiment name; resources are named from it (default: the run file's, or sweep)",
+    )
     _add_run_options(run)
     run.set_defaults(func=_reported(_run))
 
@@ -193,23 +205,68 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"dataset {args.dataset}: prepared in {prepared}")
     files = RunFiles(prepared / INTERACTIONS_FILE, prepared / ITEMS_FILE, titles=prepared / TITLES_FILE)
     experiment = DEMO_EXPERIMENT if name == "demo" else f"demo-{name}"
-    return _sweep(args, files, experiment=experiment, objective=None)
+    return _sweep(args, files, experiment=experiment)
 
 
 def _run(args: argparse.Namespace) -> int:
-    files = RunFiles(args.interactions, args.items, titles=args.titles)
-    return _sweep(args, files, experiment=args.experiment, objective=args.objective)
-
-
-def _sweep(args: argparse.Namespace, files: RunFiles, *, experiment: str, objective: str | None) -> int:
     try:
-        config = build_config(
-            files,
-            experiment=experiment,
-            objective=objective,
-            sensitivities=args.sensitivities,
-            keep=args.keep,
-        )
+        fields = _read_run_file(args.run_file) if args.run_file else {}
+    except InvalidInputError as error:
+        print(f"sweep run: {error}", file=sys.stderr)
+        return 2
+    paths = {name: getattr(args, name) or fields.pop(name, None) for name in _FILE_FIELDS}
+    for name in ("interactions", "items"):
+        if paths[name] is None:
+            print(f"sweep run: give --{name} (or a --run-file that names it)", file=sys.stderr)
+            return 2
+    files = RunFiles(paths["interactions"], paths["items"], titles=paths["titles"], users=paths["users"])
+    # Options given on the command line win over the run file's fields.
+    options = {"experiment": args.experiment, "objective": args.objective}
+    fields.update({name: value for name, value in options.items() if value is not None})
+    fields.setdefault("experiment", "sweep")
+    return _sweep(args, files, **fields)
+
+
+_FILE_FIELDS = ("interactions", "items", "users", "titles")
+
+
+def _read_run_file(path: Path) -> dict[str, Any]:
+    """The fields of a local run file, its file paths made local paths relative to its folder."""
+
+    def problem(message: str, fix: str, line: int | None = None) -> InvalidInputError:
+        return InvalidInputError([Problem(file=str(path), message=message, fix=fix, line=line)])
+
+    try:
+        fields = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as error:
+        raise problem(f"cannot be read ({error})", "check the path; run files are UTF-8 JSON") from error
+    except json.JSONDecodeError as error:
+        raise problem(
+            f"is not valid JSON at column {error.colno} ({error.msg})", "correct the JSON", error.lineno
+        ) from error
+    if not isinstance(fields, dict):
+        raise problem("is not a JSON object", "write a RunConfig object, e.g. examples/sweep.json")
+    for name in _FILE_FIELDS:
+        value = fields.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, str) or value.startswith("s3://"):
+            raise problem(
+                f"field {name} is {value!r}",
+                "a local run reads its files from disk: give a path relative to the run file",
+            )
+        fields[name] = path.parent / value
+    return fields
+
+
+def _sweep(args: argparse.Namespace, files: RunFiles, **fields: Any) -> int:
+    """Validate and run. `fields` are RunConfig fields (experiment, and any from a run file); the
+    --sensitivities and --keep options override them."""
+    for name in ("sensitivities", "keep"):
+        if getattr(args, name) is not None:
+            fields[name] = getattr(args, name)
+    try:
+        config = build_config(files, **fields)
         validate_locally(config, files)
     except InvalidInputError as error:
         print("the input is not usable; nothing was uploaded:", file=sys.stderr)
@@ -218,6 +275,7 @@ def _sweep(args: argparse.Namespace, files: RunFiles, *, experiment: str, object
     except ValueError as error:
         print(f"invalid run options: {error}", file=sys.stderr)
         return 2
+    experiment = config.experiment
     started = time.monotonic()
     with _deployment(args) as deployment:
         uploaded = upload_run(deployment, config, files)

@@ -477,3 +477,24 @@ def test_sweep_validate_names_a_bad_option(tmp_path: Path, capsys: pytest.Captur
     args = ["validate", "--interactions", str(tmp_path / "i.csv"), "--items", str(tmp_path / "t.csv")]
     assert main([*args, "--objective", "TIMESTAMP"]) == 2
     assert "--objective: Value error, TIMESTAMP is a reserved Personalize column" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ('{"items": "items.csv",\n "interactions": }', r"sweep\.json, line 2: is not valid JSON at column"),
+        ('["interactions.csv"]', r"sweep\.json: is not a JSON object"),
+        ('{"interactions": "s3://b/i.csv", "items": "items.csv"}', r"field interactions is 's3://b/i\.csv'"),
+        ('{"interactions": "interactions.csv"}', r"give --items \(or a --run-file that names it\)"),
+        ('{"interactions": "i.csv", "items": "t.csv", "reportUser": 5}', r"reportUser\n  Extra inputs"),
+    ],
+)
+def test_sweep_run_refuses_a_bad_run_file_before_starting_anything(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, expected: str
+) -> None:
+    run_file = tmp_path / "sweep.json"
+    run_file.write_text(content, encoding="utf-8")
+    assert main(["run", "--run-file", str(run_file)]) == 2
+    captured = capsys.readouterr()
+    assert re.search(expected, captured.err), captured.err
+    assert "starting the local cloud" not in captured.out

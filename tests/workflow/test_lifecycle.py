@@ -5,6 +5,7 @@ retraining behind the quality gate (asserted on which version each campaign serv
 from __future__ import annotations
 
 import json
+import os
 import random
 import urllib.request
 from collections.abc import Iterator
@@ -180,11 +181,26 @@ def test_retrain_moves_campaigns_only_when_the_gate_passes(
 def test_cli_run_report_and_cleanup(cloud: LocalCloud, deployment: Deployment, files: RunFiles, tmp_path: Path,
                                     capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
     out = tmp_path / "run"
-    options = ["--endpoint", cloud.endpoint_url, "--experiment", "tidy", "--sensitivities", "OFF,HIGH"]
-    assert _sweep(files, out, *options, "--keep", "recommended") == 0
+    # A local run file, the same sweep.json one would upload: paths relative to it, any RunConfig field.
+    run_file = tmp_path / "input" / "sweep.json"
+    run_file.parent.mkdir()
+    relative = {
+        name: os.path.relpath(getattr(files, name), run_file.parent) for name in ("interactions", "items")
+    }
+    fields = {
+        "experiment": "tidy",
+        "sensitivities": ["OFF", "LOW", "HIGH"],
+        "reportUsers": 30,
+        "numResults": 10,
+    }
+    run_file.write_text(json.dumps({**relative, **fields}), encoding="utf-8")
+    options = ["--run-file", str(run_file), "--endpoint", cloud.endpoint_url, "--sensitivities", "OFF,HIGH"]
+    assert main(["run", *options, "--keep", "recommended", "--out", str(out)]) == 0
     assert {p.name for p in out.iterdir()} == {"report.json", "report.md", "report.html", "history.json"}
     assert len(_served_versions(deployment, "tidy")) == 1, "keep=recommended leaves exactly one campaign"
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert (report["run"]["reportUsers"], report["run"]["k"]) == (30, 10), "the run file's fields apply"
+    assert [level["sensitivity"] for level in report["levels"]] == ["OFF", "HIGH"], "options override it"
     capsys.readouterr()
     # --stack finds the stack through CloudFormation, here the local cloud's (its endpoint is exported).
     assert main(["report", report["run"]["executionArn"], "--stack", cloud.stack_name]) == 0
