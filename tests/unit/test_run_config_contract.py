@@ -1,15 +1,19 @@
 """The published contract: schema/run-config.schema.json is what RunConfig generates, the sample
-inputs in examples/ are valid, and the Lambda package's version matches the project's."""
+inputs in examples/ are valid, the README documents every RunConfig field and stack parameter, and
+the Lambda package's version matches the project's."""
 
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from pathlib import Path
 
 import pytest
 import sweep_core
 from sweep_core.models import RunConfig, run_config_schema_json
+
+from objective_sweep.localcloud.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -51,3 +55,33 @@ def test_bad_fields_are_named_with_a_fix(field: str, value: object, message: str
 def test_lambda_package_version_is_the_project_version() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert sweep_core.__version__ == project["version"]
+
+
+def _table_names(markdown: str, heading: str) -> list[str]:
+    """The backticked names in the first column of the table under `## heading`."""
+    section = markdown.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"^\| `([^`]+)` \|", section, flags=re.MULTILINE)
+
+
+def test_readme_documents_every_run_config_field() -> None:
+    schema = RunConfig.model_json_schema(by_alias=True)
+    expected = []
+    for name, field in schema["properties"].items():
+        nested = field.get("$ref", "").rsplit("/", 1)[-1]
+        if nested:
+            expected += [f"{name}.{inner}" for inner in schema["$defs"][nested]["properties"]]
+        else:
+            expected.append(name)
+    documented = _table_names((ROOT / "README.md").read_text(encoding="utf-8"), "The RunConfig")
+    assert documented == expected, "README's RunConfig table must list every field once, in schema order"
+
+
+def test_readme_documents_every_stack_parameter_with_its_default() -> None:
+    parameters = load_template(ROOT / "template.yaml")["Parameters"]
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert _table_names(readme, "Deploying to AWS") == list(parameters)
+    for name, parameter in parameters.items():
+        default = str(parameter.get("Default", "")) or "empty"
+        row = re.search(rf"^\| `{name}` \| ([^|]+) \|", readme, flags=re.MULTILINE)
+        assert row is not None, f"README has no row for {name}"
+        assert row[1].strip().strip("`") == default, f"README's default of {name}"
