@@ -170,3 +170,46 @@ def test_a_duplicate_s3_event_ends_before_anything_is_created() -> None:
     assert choice["Choices"] == [{"Variable": "$.duplicate", "BooleanEquals": True, "Next": "DuplicateEvent"}]
     assert choice["Default"] == "ImportDatasets"
     assert states["DuplicateEvent"]["Type"] == "Succeed"
+
+
+def _statements(node: Any) -> Iterator[dict[str, Any]]:
+    """Every IAM policy statement anywhere in the template (roles, SAM Policies, the bucket policy)."""
+    if isinstance(node, dict):
+        statements = node.get("Statement")
+        if isinstance(statements, list):
+            yield from (s for s in statements if isinstance(s, dict))
+        for value in node.values():
+            yield from _statements(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _statements(value)
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+# Actions whose IAM reference allows no resource narrower than "*".
+UNSCOPABLE_PREFIXES = ("personalize:List", "logs:", "xray:")
+
+
+def test_iam_grants_no_wildcard_action_and_resource_star_only_where_nothing_narrower_exists() -> None:
+    allows = [s for s in _statements(RESOURCES) if s.get("Effect") == "Allow"]
+    assert len(allows) > 10, "the walk must reach the functions' and roles' policies"
+    for statement in allows:
+        actions = _as_list(statement["Action"])
+        assert not [a for a in actions if "*" in a], statement
+        if "*" in _as_list(statement.get("Resource")):
+            assert all(a.startswith(UNSCOPABLE_PREFIXES) for a in actions), statement
+    denies = [s for s in _statements(RESOURCES) if s.get("Effect") == "Deny"]
+    assert [s["Sid"] for s in denies] == ["TlsOnly"], "the only wildcard is the bucket's TLS-only deny"
+
+
+def test_every_resource_star_is_explained_beside_it() -> None:
+    lines = (ROOT / "template.yaml").read_text(encoding="utf-8").splitlines()
+    stars = [i for i, line in enumerate(lines) if line.strip() == 'Resource: "*"']
+    assert stars
+    for index in stars:
+        start = next(i for i in range(index, -1, -1) if lines[i].lstrip().startswith("- Effect:"))
+        above = [line.strip() for line in lines[max(0, start - 3) : start]]
+        assert any(line.startswith("#") for line in above), f"template.yaml line {index + 1}: say why"
