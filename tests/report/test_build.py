@@ -3,11 +3,12 @@ estimate and the JSON contract (camelCase, round trip)."""
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Callable
 
 import pytest
-from sweep_core.report import Report, build_report, render_html
+from sweep_core.report import Report, build_report, render_html, render_markdown, render_text
 from sweep_core.report.model import ComparisonInput, LevelOutcome
 
 MakeInput = Callable[..., ComparisonInput]
@@ -73,10 +74,12 @@ def test_failed_level_has_no_list_and_its_error(
 
 
 @pytest.mark.parametrize(
-    ("keep", "campaigns"),
-    [("all", ["OFF", "LOW", "MEDIUM", "HIGH"]), ("recommended", ["HIGH"]), ("none", [])],
+    ("keep", "campaigns", "recommended_only"),
+    [("all", ["OFF", "LOW", "MEDIUM", "HIGH"], 292.0), ("recommended", ["HIGH"], None), ("none", [], None)],
 )
-def test_cost_of_the_campaigns_left_running(make_study: MakeInput, keep: str, campaigns: list[str]) -> None:
+def test_cost_of_the_campaigns_left_running(
+    make_study: MakeInput, keep: str, campaigns: list[str], recommended_only: float | None
+) -> None:
     report = build_report(
         make_study(keep=keep, minProvisionedTPS=2, campaignTpsHourPrice=0.2, trainingHourPrice=0.24)
     )
@@ -84,6 +87,15 @@ def test_cost_of_the_campaigns_left_running(make_study: MakeInput, keep: str, ca
     assert [c.sensitivity for c in cost.campaigns] == campaigns
     assert all(c.monthly_usd == pytest.approx(2 * 730 * 0.2) for c in cost.campaigns)
     assert cost.campaigns_monthly_usd == pytest.approx(len(campaigns) * 2 * 730 * 0.2)
+    # What keep=recommended would cost is offered only where it would save something.
+    assert cost.recommended_only_monthly_usd == recommended_only
+    hint = "Keeping only HIGH's campaign (keep=recommended) would cost $292.00/month."
+    for rendering, expected in (
+        (render_text(report, width=200), hint),
+        (render_markdown(report), hint),
+        (render_html(report), html.escape(hint)),
+    ):
+        assert (expected in rendering) == (recommended_only is not None)
     # Training is spent whatever is kept: four levels of 0.8 h.
     assert cost.training_hours == pytest.approx(3.2)
     assert cost.training_usd == pytest.approx(3.2 * 0.24)

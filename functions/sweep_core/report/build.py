@@ -120,6 +120,7 @@ def estimate_cost(
         for level in running
     ]
     hours = sum(level.training_hours or 0.0 for level in levels)
+    keeps_recommended = any(level.sensitivity == recommended for level in running)
     return CostEstimate(
         keep=config.keep,
         hours_per_month=HOURS_PER_MONTH,
@@ -127,6 +128,7 @@ def estimate_cost(
         training_hour_price=config.training_hour_price,
         campaigns=campaigns,
         campaigns_monthly_usd=round(monthly * len(campaigns), 2),
+        recommended_only_monthly_usd=round(monthly, 2) if keeps_recommended and len(campaigns) > 1 else None,
         training_hours=round(hours, 6),
         # Kept to 1/10,000 of a dollar so a short local training still shows as "<$0.01", not as free.
         training_usd=round(hours * config.training_hour_price, 4),

@@ -47,6 +47,18 @@ def money(value: float) -> str:
     return "<$0.01" if 0 < value < 0.005 else f"${value:,.2f}"
 
 
+def keep_hint(report: Report) -> str:
+    """The sentence saying what keep=recommended would cost, when the run leaves more campaigns
+    running than that; else an empty string. It starts with a space, to follow a sentence."""
+    alternative = report.cost.recommended_only_monthly_usd
+    if alternative is None:
+        return ""
+    return (
+        f" Keeping only {report.recommendation.sensitivity}'s campaign (keep=recommended) would cost "
+        f"{money(alternative)}/month."
+    )
+
+
 def duration(seconds: float | None) -> str:
     """4350 -> "1 h 12 min 30 s"; Personalize runs last minutes to hours."""
     if seconds is None:

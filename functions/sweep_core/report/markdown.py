@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sweep_core.report.format import (
     duration,
+    keep_hint,
     metric_label,
     money,
     number,
@@ -158,7 +159,8 @@ def render_markdown(report: Report) -> str:
         f"Campaigns left running (keep={cost.keep}): {len(cost.campaigns)}, "
         f"{money(cost.campaigns_monthly_usd)} per month "
         f"(minProvisionedTPS x {cost.hours_per_month:g} h x {money(cost.campaign_tps_hour_price)} per TPS-hour each). "
-        f"Training: {duration(cost.training_hours * 3600)} x {money(cost.training_hour_price)} = {money(cost.training_usd)}.",
+        f"Training: {duration(cost.training_hours * 3600)} x {money(cost.training_hour_price)} = {money(cost.training_usd)}."
+        f"{keep_hint(report)}",
     ]
     if report.failures:
         lines += ["", "## Failed levels", ""]

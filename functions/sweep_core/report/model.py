@@ -198,6 +198,10 @@ class CostEstimate(_Model):
     training_hour_price: float
     campaigns: list[CampaignCost] = Field(description="The campaigns left running: what cleanup keeps.")
     campaigns_monthly_usd: float
+    recommended_only_monthly_usd: float | None = Field(
+        default=None,
+        description="What keep=recommended would cost per month, when the run leaves more campaigns running.",
+    )
     training_hours: float
     training_usd: float
 

@@ -11,6 +11,7 @@ from html import escape
 from sweep_core.models import Sensitivity
 from sweep_core.report.format import (
     duration,
+    keep_hint,
     metric_label,
     money,
     number,
@@ -471,7 +472,8 @@ def _cost(report: Report) -> str:
         f"<b>{_e(money(cost.campaigns_monthly_usd))} per month</b> (minProvisionedTPS × {cost.hours_per_month:g} h × "
         f"{_e(money(cost.campaign_tps_hour_price))} per TPS-hour each). Training used "
         f"{duration(cost.training_hours * 3600)} × {_e(money(cost.training_hour_price))} = <b>{_e(money(cost.training_usd))}</b>. "
-        "Prices are the run's campaignTpsHourPrice and trainingHourPrice: check your region's.</p>"
+        f"{_e(keep_hint(report))} Prices are the run's campaignTpsHourPrice and trainingHourPrice: check your "
+        "region's.</p>"
         f"{table}</section>"
     )
 

@@ -5,7 +5,15 @@ from __future__ import annotations
 
 import textwrap
 
-from sweep_core.report.format import duration, metric_label, money, number, ordered_metrics, signed_percent
+from sweep_core.report.format import (
+    duration,
+    keep_hint,
+    metric_label,
+    money,
+    number,
+    ordered_metrics,
+    signed_percent,
+)
 from sweep_core.report.model import Report
 
 # Room for "-0.5904 +63.7%" with a space of margin; without the change, "-0.5904" and a margin.
@@ -84,7 +92,7 @@ def render_text(report: Report, width: int = 80) -> str:
     lines += textwrap.wrap(
         f"Cost: {len(cost.campaigns)} campaign(s) left running (keep={cost.keep}) ~ "
         f"{money(cost.campaigns_monthly_usd)}/month; training {duration(cost.training_hours * 3600)} = "
-        f"{money(cost.training_usd)}.",
+        f"{money(cost.training_usd)}.{keep_hint(report)}",
         width,
     )
     for failure in report.failures:
