@@ -1,6 +1,7 @@
 """The synthetic default: time and peak memory of generating the MovieLens-25M shape (median of three
-fresh processes; target < 3 min, < 4 GB), and whether the demo preset is worth sweeping (ALS vs popularity NDCG@10 on the local
-endpoint's own evaluation, target >= 1.5x). Saves benchmarks/results/synthetic.json."""
+fresh processes; target < 3 min, < 4 GB), and whether the demo preset is worth sweeping (ALS vs
+popularity NDCG@10 on the local endpoint's own evaluation, target >= 1.5x). Saves
+benchmarks/results/synthetic.json."""
 
 from __future__ import annotations
 

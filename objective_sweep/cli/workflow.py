@@ -208,6 +208,10 @@ def _demo(args: argparse.Namespace) -> int:
     return _sweep(args, files, experiment=experiment)
 
 
+# The RunConfig fields that name files; a local run file gives them as paths relative to itself.
+_FILE_FIELDS = ("interactions", "items", "users", "titles")
+
+
 def _run(args: argparse.Namespace) -> int:
     try:
         fields = _read_run_file(args.run_file) if args.run_file else {}
@@ -225,9 +229,6 @@ def _run(args: argparse.Namespace) -> int:
     fields.update({name: value for name, value in options.items() if value is not None})
     fields.setdefault("experiment", "sweep")
     return _sweep(args, files, **fields)
-
-
-_FILE_FIELDS = ("interactions", "items", "users", "titles")
 
 
 def _read_run_file(path: Path) -> dict[str, Any]:
