@@ -30,14 +30,12 @@ MetricName = Literal[
 ]
 METRIC_NAMES: tuple[MetricName, ...] = get_args(MetricName)
 
-# Recipes whose solutionConfig accepts an optimizationObjective (FACTS.md).
-OBJECTIVE_RECIPES = frozenset(
-    {
-        "arn:aws:personalize:::recipe/aws-user-personalization",
-        "arn:aws:personalize:::recipe/aws-personalized-ranking",
-    }
-)
-DEFAULT_RECIPE = "arn:aws:personalize:::recipe/aws-user-personalization"
+# The recipe the sweep trains: its solutionConfig accepts an optimizationObjective and its campaigns
+# answer GetRecommendations, which the comparison calls.
+DEFAULT_RECIPE = "aws-user-personalization"
+# Accepts an objective too, but its campaigns only rank a list the caller supplies per user.
+RANKING_RECIPE = "aws-personalized-ranking"
+_RECIPE_ARN = re.compile(r"^arn:[a-z-]+:personalize:::recipe/(?P<name>[a-zA-Z0-9-]+)$")
 
 # Personalize names allow [a-zA-Z0-9][a-zA-Z0-9\-_]* up to 63 characters. Resource names are the
 # experiment name plus a suffix of at most 23 characters (e.g. "-solution-medium"), so the experiment
@@ -107,7 +105,10 @@ class RunConfig(_Model):
         default_factory=lambda: list(ALL_SENSITIVITIES),
         description="Objective sensitivities to train, one solution and campaign each.",
     )
-    recipe: str = Field(default=DEFAULT_RECIPE, description="Recipe ARN; must support an objective.")
+    recipe: str = Field(
+        default=DEFAULT_RECIPE,
+        description="Recipe name, or its ARN in any partition; the sweep trains aws-user-personalization.",
+    )
     mode: Literal["sweep", "retrain"] = Field(
         default="sweep",
         description="sweep: import, train and deploy every level; retrain: new FULL versions on the existing "
@@ -175,9 +176,17 @@ class RunConfig(_Model):
     @field_validator("recipe")
     @classmethod
     def _objective_recipe(cls, value: str) -> str:
-        if value not in OBJECTIVE_RECIPES:
-            raise ValueError("objective optimization needs one of: " + ", ".join(sorted(OBJECTIVE_RECIPES)))
-        return value
+        match = _RECIPE_ARN.match(value)
+        name = match.group("name") if match else value
+        if name == RANKING_RECIPE:
+            raise ValueError(
+                f"{RANKING_RECIPE} only re-ranks a list of items you supply for each user, while the sweep "
+                "compares the levels by what each campaign recommends (GetRecommendations); "
+                f"use {DEFAULT_RECIPE}"
+            )
+        if name != DEFAULT_RECIPE:
+            raise ValueError(f"objective optimization is swept with {DEFAULT_RECIPE}, not {name}")
+        return name
 
     @model_validator(mode="after")
     def _sample_users_unique(self) -> RunConfig:

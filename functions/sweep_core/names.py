@@ -27,9 +27,12 @@ def dataset(experiment: str, kind: str) -> str:
     return f"{experiment}-{kind}"
 
 
-def import_job(experiment: str, kind: str, data_version: str) -> str:
-    """One import job per version of a file: an identical rerun finds the job it already ran."""
-    return f"{experiment}-{kind}-{digest(data_version)}"
+def import_job(experiment: str, kind: str, data_version: str, attempt: int = 1) -> str:
+    """One import job per version of a file: an identical rerun finds the job it already ran. Job names
+    stay taken after a dataset is deleted, and a failed job is not retried in place, so later attempts
+    get names of their own (folded into the digest: the name must stay within 63 characters)."""
+    parts = (data_version,) if attempt == 1 else (data_version, str(attempt))
+    return f"{experiment}-{kind}-{digest(*parts)}"
 
 
 def solution(experiment: str, sensitivity: Sensitivity) -> str:

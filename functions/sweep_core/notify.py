@@ -6,12 +6,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sweep_core.errors import readable_cause
+from sweep_core.report.summary import SUBJECT_LIMIT, ascii_safe
 from sweep_core.steps import NotifyRequest, NotifyResult
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
-
-SUBJECT_LIMIT = 100  # SNS rejects longer subjects
 
 
 def failure_message(request: NotifyRequest) -> tuple[str, str]:
@@ -31,7 +30,6 @@ def publish(sns: SNSClient, topic_arn: str | None, request: NotifyRequest) -> No
         subject, message = failure_message(request)
     else:
         subject, message = request.subject or "Objective Sweep run finished", request.message or ""
-    # SNS subjects must be ASCII without line breaks.
-    subject = subject.encode("ascii", "replace").decode().replace("\n", " ")[:SUBJECT_LIMIT]
+    subject = ascii_safe(subject)[:SUBJECT_LIMIT]
     response = sns.publish(TopicArn=topic_arn, Subject=subject, Message=message)
     return NotifyResult(message_id=response.get("MessageId"))

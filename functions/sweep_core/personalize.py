@@ -64,6 +64,11 @@ def service_errors() -> Iterator[None]:
         raise
 
 
+def recipe_arn(name: str, partition: str) -> str:
+    """Recipes are global resources of the partition: arn:aws:..., arn:aws-cn:..."""
+    return f"arn:{partition}:personalize:::recipe/{name}"
+
+
 def find_named(
     pz: PersonalizeClient, operation: str, key: str, name_field: str, name: str, **params: Any
 ) -> Any:
@@ -147,13 +152,14 @@ def ensure_imports(
         jobs: dict[str, str] = {}
         statuses = {}
         for kind, dataset_arn in datasets.items():
-            data = run.files[kind]
-            jobs[kind] = _ensure_import_job(
-                pz, dataset_arn, names.import_job(experiment, kind, data.version), data.uri, role_arn
-            )
-            job = pz.describe_dataset_import_job(datasetImportJobArn=jobs[kind])["datasetImportJob"]
+            dataset = pz.describe_dataset(datasetArn=dataset_arn)["dataset"]
+            job = _ensure_import_job(pz, run, kind, dataset, role_arn)
+            jobs[kind] = job["datasetImportJobArn"]
             _check_failed(
-                job["status"], f"Import of {data.uri} (job", f"{jobs[kind]})", job.get("failureReason")
+                job["status"],
+                f"Import of {run.files[kind].uri} (job",
+                f"{jobs[kind]})",
+                job.get("failureReason"),
             )
             statuses[f"{kind} import"] = job["status"]
     line, done = _summarise(statuses)
@@ -215,27 +221,58 @@ def _ensure_dataset(
     )
 
 
+# Attempts at one file version's import before the run gives up creating new ones.
+MAX_IMPORT_ATTEMPTS = 20
+
+
 def _ensure_import_job(
-    pz: PersonalizeClient, dataset_arn: str, job_name: str, data_uri: str, role_arn: str | None
-) -> str:
-    def create() -> str:
+    pz: PersonalizeClient, run: Run, kind: DataKind, dataset: Any, role_arn: str | None
+) -> Any:
+    """The import job of this file version into this dataset: the one already running or done, else a
+    new attempt. A job counts only if it was created for the current dataset: a dataset deleted by a
+    cleanup and created again has the same ARN, and its old jobs are still listed. A job that failed
+    in an earlier run is replaced; one that failed during this run fails the run."""
+    experiment, data = run.config.experiment, run.files[kind]
+    candidates = {
+        names.import_job(experiment, kind, data.version, attempt): attempt
+        for attempt in range(1, MAX_IMPORT_ATTEMPTS + 1)
+    }
+    ours = [
+        job
+        for page in pz.get_paginator("list_dataset_import_jobs").paginate(datasetArn=dataset["datasetArn"])
+        for job in page["datasetImportJobs"]
+        if job["jobName"] in candidates
+    ]
+    current = [job for job in ours if _since(job.get("creationDateTime"), dataset["creationDateTime"])]
+    latest = max(current, key=lambda job: job["creationDateTime"], default=None)
+    if latest is not None and (
+        latest["status"] not in FAILED_STATUSES or _since(latest.get("creationDateTime"), run.started_at)
+    ):
+        return pz.describe_dataset_import_job(datasetImportJobArn=latest["datasetImportJobArn"])[
+            "datasetImportJob"
+        ]
+    taken = {job["jobName"] for job in ours}
+    for job_name in (name for name in candidates if name not in taken):
         params: dict[str, Any] = {
             "jobName": job_name,
-            "datasetArn": dataset_arn,
-            "dataSource": {"dataLocation": data_uri},
+            "datasetArn": dataset["datasetArn"],
+            "dataSource": {"dataLocation": data.uri},
             # FULL replaces the dataset's records: a retrain sees exactly the files of its run.
             "importMode": "FULL",
         }
         if role_arn:
             params["roleArn"] = role_arn
-        return pz.create_dataset_import_job(**params)["datasetImportJobArn"]
-
-    return _describe_or_create(
-        lambda: find_named(
-            pz, "list_dataset_import_jobs", "datasetImportJobs", "jobName", job_name, datasetArn=dataset_arn
-        ),
-        create,
-        "datasetImportJobArn",
+        try:
+            arn = pz.create_dataset_import_job(**params)["datasetImportJobArn"]
+        except ClientError as error:
+            # A name used by a job this listing does not show (another dataset's); try the next.
+            if error.response.get("Error", {}).get("Code") != "ResourceAlreadyExistsException":
+                raise
+            continue
+        return pz.describe_dataset_import_job(datasetImportJobArn=arn)["datasetImportJob"]
+    raise ResourceLimitError(
+        f"{MAX_IMPORT_ATTEMPTS} import jobs of {data.uri} exist already; clean up the experiment "
+        f"(sweep cleanup --experiment {experiment}) or upload the file again"
     )
 
 
@@ -256,7 +293,7 @@ def ensure_solution(pz: PersonalizeClient, level: LevelState, policy: WaitPolicy
         return pz.create_solution(
             name=name,
             datasetGroupArn=level.dataset_group_arn,
-            recipeArn=config.recipe,
+            recipeArn=recipe_arn(config.recipe, pz.meta.partition),
             performHPO=False,
             # Personalize's default (true) retrains and bills every 7 days behind the user's back.
             performAutoTraining=config.perform_auto_training,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
 from pydantic import ValidationError
 
 from sweep_core import names
@@ -76,14 +77,13 @@ def _normalise(
     s3: S3Client, event: dict[str, Any], settings: Settings
 ) -> tuple[dict[str, Any], Trigger, S3Location | None, str]:
     """(raw RunConfig fields, trigger, run file, object version of the run file)."""
-    if event.get("source") == "aws.s3" and isinstance(event.get("detail"), dict):
-        detail = event["detail"]
-        location = S3Location(str(detail["bucket"]["name"]), str(detail["object"]["key"]))
-        obj = detail["object"]
-        # AWS writes "etag"; the local cloud (moto) writes "eTag".
-        version = str(obj.get("version-id") or obj.get("etag") or obj.get("eTag") or "")
+    if event.get("source") == "aws.s3":
+        detail = _s3_event(event).detail
+        location = S3Location(detail.bucket.name, detail.object.key)
+        # The claim is keyed by the object version; an unversioned bucket has only the ETag.
+        version = detail.object.version_id if detail.object.version_id not in (None, "null") else ""
         raw = _load_run_file(s3, location)
-        return raw, "s3Event", location, version or object_version(s3, location)
+        return raw, "s3Event", location, version or detail.object.etag or object_version(s3, location)
     if "runFile" in event:
         _only(event, {"runFile", "mode"}, "a run-file pointer")
         location = _location(str(event["runFile"]), settings.bucket_name, "runFile")
@@ -96,6 +96,22 @@ def _normalise(
         raw = {**_load_run_file(s3, location), "mode": "retrain"}
         return raw, "schedule", location, ""
     return dict(event), "console", None, ""
+
+
+def _s3_event(event: dict[str, Any]) -> S3EventNotificationEventBridgeModel:
+    try:
+        return S3EventNotificationEventBridgeModel.model_validate(event)
+    except ValidationError as error:
+        fields = ", ".join(".".join(str(part) for part in problem["loc"]) for problem in error.errors())
+        raise InvalidInputError(
+            [
+                Problem(
+                    file="the execution input",
+                    message=f"an S3 event without {fields}",
+                    fix='start runs by uploading the run file, or pass a RunConfig or {"runFile": ...}',
+                )
+            ]
+        ) from None
 
 
 def _only(event: dict[str, Any], allowed: set[str], what: str) -> None:

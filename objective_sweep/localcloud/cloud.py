@@ -1,10 +1,13 @@
 """The local cloud: moto in server mode executing the real state machine, the real handlers behind its
-Lambda API, the Personalize-compatible endpoint, and the S3 → EventBridge → Step Functions bridge,
-all created from template.yaml and torn down completely when it stops."""
+Lambda API (each function in its own containers, with its own role's credentials), the
+Personalize-compatible endpoint, and the S3 → EventBridge → Step Functions bridge, all created from
+template.yaml, with every call authorized against the template's IAM roles and bucket policy, and
+torn down completely when it stops."""
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import logging
@@ -14,6 +17,7 @@ import tempfile
 import threading
 import time
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -21,9 +25,17 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from objective_sweep.localcloud.lambdas import InProcessRuntime, set_environ
+from objective_sweep.localcloud.authorizer import LAMBDA, SCHEDULER, STATES, Authorizer
+from objective_sweep.localcloud.iam import Statement, parse_policy
+from objective_sweep.localcloud.lambdas import LambdaRuntime
+from objective_sweep.localcloud.moto_compat import (
+    AuthorizationPatch,
+    BucketPolicyPatch,
+    ExecutionNamePatch,
+    MotoPatch,
+)
 from objective_sweep.localcloud.runs import Deployment
-from objective_sweep.localcloud.template import ACCOUNT_ID, REGION, LocalStack, read_stack
+from objective_sweep.localcloud.template import ACCOUNT_ID, REGION, FunctionSpec, LocalStack, read_stack
 from objective_sweep.localcloud.timescale import TimeScale
 from objective_sweep.localcloud.triggers import EventBridgeBridge
 
@@ -33,9 +45,25 @@ DEFAULT_STACK_NAME = "objective-sweep"
 # One local second per 100 declared seconds: a 60 s Personalize poll costs 0.6 s.
 DEFAULT_TIME_SCALE = 0.01
 MOTO_LOG = "moto.log"
+LAMBDA_LOG = "lambda.log"
 _MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 # moto's backends and the patched classes are process-wide, so one local cloud per process.
 _ACTIVE = threading.Lock()
+# The access key moto's Step Functions interpreter signs its own calls (Lambda invokes, S3 reads of a
+# Distributed Map) with: those calls are the state machine role's.
+INTERPRETER_ACCESS_KEY = "ak"
+
+
+def set_environ(values: Mapping[str, str | None]) -> dict[str, str | None]:
+    """Set (or, for None, remove) variables of this process; returns their previous values, which
+    passed back to this function restore them."""
+    previous = {key: os.environ.get(key) for key in values}
+    for key, value in values.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    return previous
 
 
 def personalize_parameter(stack_name: str) -> str:
@@ -121,6 +149,7 @@ class LocalCloud:
     ) -> None:
         self.stack: LocalStack = read_stack(template, stack_name=stack_name, parameters=parameters)
         self.stack_name = stack_name
+        self.authorizer = Authorizer(self.stack.roles, account=ACCOUNT_ID)
         self._time_scale = TimeScale(time_scale)
         self._with_personalize = personalize
         self._personalize_options = personalize_options or {}
@@ -128,8 +157,13 @@ class LocalCloud:
         self.workdir = workdir
         self._server: _TrackedMotoServer | None = None
         self._personalize: Any = None
-        self._runtime: InProcessRuntime | None = None
+        self._runtime: LambdaRuntime | None = None
         self._bridge: EventBridgeBridge | None = None
+        self._patches: list[MotoPatch] = [
+            AuthorizationPatch(self.authorizer, self._bucket_policy, self._object_exists),
+            BucketPolicyPatch(),
+            ExecutionNamePatch(),
+        ]
         self._saved_environ: dict[str, str | None] = {}
         self._threads_before: set[threading.Thread] = set()
         self.endpoint_url = ""
@@ -194,15 +228,18 @@ class LocalCloud:
                 process_only[key] = None
         self._set_environ({**self.environment, **process_only})
         self._time_scale.install()
+        for patch in self._patches:
+            patch.install()
         self._capture_moto_log(self.workdir / MOTO_LOG)
-        lambda_env = {
-            **self.environment,
-            # No X-Ray daemon or CloudWatch agent locally: traces off, metrics still rendered as EMF.
-            "POWERTOOLS_TRACE_DISABLED": "true",
-        }
-        self._runtime = InProcessRuntime(self.stack.functions, lambda_env, self.workdir / "lambda.log")
+        # moto's interpreter signs its calls with a fixed key: they are the state machine role's.
+        self.authorizer.assume(
+            self.stack.state_machine_role_arn, STATES, "execution", access_key=INTERPRETER_ACCESS_KEY
+        )
+        self._runtime = LambdaRuntime(
+            self.stack.functions, self._function_environment, str(self.workdir / LAMBDA_LOG)
+        )
         self._runtime.install()
-        self._bridge = EventBridgeBridge(self.endpoint_url, REGION)
+        self._bridge = EventBridgeBridge(self.endpoint_url, REGION, self.authorizer)
         self._bridge.install()
         self._create_resources()
 
@@ -216,7 +253,11 @@ class LocalCloud:
             ) from error
         assert self.workdir is not None
         self._personalize = LocalPersonalize(
-            **{"s3_endpoint_url": self.endpoint_url, **self._personalize_options}
+            **{
+                "s3_endpoint_url": self.endpoint_url,
+                "authorizer": self.authorizer,
+                **self._personalize_options,
+            }
         )
         self._personalize.start()
         self.personalize_url = str(self._personalize.url)
@@ -240,9 +281,9 @@ class LocalCloud:
         if self._server is not None:
             self._server.stop()
             self._server = None
-        for patch in (self._bridge, self._runtime):
-            if patch is not None:
-                patch.uninstall()
+        for installed in (self._bridge, self._runtime, *self._patches):
+            if installed is not None:
+                installed.uninstall()
         self._bridge = None
         self._runtime = None
         self._time_scale.uninstall()
@@ -297,6 +338,63 @@ class LocalCloud:
                 return leftover
             leftover[0].join(min(0.2, max(0.0, deadline - time.monotonic())))
 
+    def _function_environment(self, spec: FunctionSpec) -> dict[str, str]:
+        """What Lambda puts in a function's environment: the template's variables, the runtime's own,
+        and the credentials of the function's role (assumed now, so a role whose trust policy does
+        not admit Lambda fails here as it fails in AWS)."""
+        session = self.authorizer.assume(spec.role_arn, LAMBDA, spec.name)
+        return {
+            "PATH": os.environ.get("PATH", os.defpath),
+            "LANG": "en_US.UTF-8",
+            "TZ": ":UTC",
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_size),
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
+            "LAMBDA_TASK_ROOT": str(spec.code_dir),
+            "_HANDLER": spec.handler,
+            # A developer's ~/.aws must not reach a function: in Lambda there is none.
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            # No X-Ray daemon locally: traces off (metrics are still written as EMF to the log).
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            **{key: value for key, value in self.environment.items() if key.startswith("AWS_ENDPOINT_URL")},
+            **spec.environment,
+            **session.environment(),
+        }
+
+    def _object_exists(self, resource: str) -> bool:
+        from moto.s3.exceptions import S3ClientError
+        from moto.s3.models import FakeKey, s3_backends
+
+        bucket_name, _, key = resource.removeprefix("arn:aws:s3:::").partition("/")
+        try:
+            bucket = s3_backends[ACCOUNT_ID]["aws"].get_bucket(bucket_name)
+        except S3ClientError:
+            return False
+        # The latest version: a delete marker means the object is gone.
+        return isinstance(bucket.keys.get(key), FakeKey)
+
+    def _bucket_policy(self, resource: str) -> tuple[Statement, ...]:
+        """The policy of the bucket an S3 resource ARN names, as stored in moto (so a policy changed
+        through the API applies too)."""
+        from moto.s3.exceptions import S3ClientError
+        from moto.s3.models import s3_backends
+
+        bucket_name = resource.removeprefix("arn:aws:s3:::").split("/", 1)[0]
+        try:
+            bucket = s3_backends[ACCOUNT_ID]["aws"].get_bucket(bucket_name)
+        except S3ClientError:
+            return ()
+        document = bucket.policy
+        # The stack's bucket policy is named as the template names it, so the ledger can tell its grants.
+        owner = self.stack.bucket_policy_id if bucket_name == self.stack.bucket_name else None
+        text = document.decode() if isinstance(document, bytes) else document
+        return _parsed_bucket_policy(owner or f"bucket {bucket_name}", text)
+
     def _set_environ(self, values: dict[str, str | None]) -> None:
         for key, value in set_environ(values).items():
             self._saved_environ.setdefault(key, value)
@@ -324,27 +422,13 @@ class LocalCloud:
     def _create_resources(self) -> None:
         stack = self.stack
         iam = self.client("iam")
-        trust = json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Action": "sts:AssumeRole",
-                        "Principal": {
-                            "Service": [
-                                "lambda.amazonaws.com",
-                                "states.amazonaws.com",
-                                "scheduler.amazonaws.com",
-                            ]
-                        },
-                    }
-                ],
-            }
-        )
-        role_arn = iam.create_role(RoleName=f"{self.stack_name}-local", AssumeRolePolicyDocument=trust)[
-            "Role"
-        ]["Arn"]
+        for role in stack.roles:
+            iam.create_role(RoleName=role.name, AssumeRolePolicyDocument=json.dumps(role.trust_document))
+            for name, document in role.inline_documents.items():
+                # IAM reads a policy without Version as 2008-10-17 (SAM writes none); moto insists on
+                # one. The statements use no policy variables, so the two versions mean the same.
+                versioned = {"Version": "2012-10-17", **document}
+                iam.put_role_policy(RoleName=role.name, PolicyName=name, PolicyDocument=json.dumps(versioned))
 
         s3 = self.client("s3")
         s3.create_bucket(Bucket=stack.bucket_name)
@@ -354,28 +438,31 @@ class LocalCloud:
             s3.put_bucket_notification_configuration(
                 Bucket=stack.bucket_name, NotificationConfiguration={"EventBridgeConfiguration": {}}
             )
+        if stack.bucket_policy:
+            s3.put_bucket_policy(Bucket=stack.bucket_name, Policy=json.dumps(stack.bucket_policy))
         if stack.topic_name:
             self.client("sns").create_topic(Name=stack.topic_name)
 
         lambda_client = self.client("lambda")
         code = io.BytesIO()
         with zipfile.ZipFile(code, "w") as archive:
-            # moto needs a package; the handlers themselves are loaded from CodeUri by the runtime.
+            # moto needs a package; the containers load the handlers from CodeUri.
             archive.writestr("README", "code is loaded from the CodeUri directory")
         for function in stack.functions:
             lambda_client.create_function(
                 FunctionName=function.name,
                 Runtime=function.runtime,
-                Role=role_arn,
+                Role=function.role_arn,
                 Handler=function.handler,
                 Code={"ZipFile": code.getvalue()},
                 Timeout=function.timeout,
+                MemorySize=function.memory_size,
                 Environment={"Variables": function.environment},
             )
 
         sfn = self.client("stepfunctions")
         created = sfn.create_state_machine(
-            name=stack.state_machine_name, definition=stack.definition, roleArn=role_arn
+            name=stack.state_machine_name, definition=stack.definition, roleArn=stack.state_machine_role_arn
         )["stateMachineArn"]
         if created != stack.state_machine_arn:
             raise LocalCloudError(
@@ -385,15 +472,17 @@ class LocalCloud:
         events = self.client("events")
         for rule in stack.rules:
             events.put_rule(Name=rule.name, EventPattern=json.dumps(rule.pattern), State="ENABLED")
-            target: dict[str, Any] = {"Id": "target", "Arn": rule.target_arn, "RoleArn": role_arn}
+            target: dict[str, Any] = {"Id": "target", "Arn": rule.target_arn}
+            if rule.role_arn:
+                target["RoleArn"] = rule.role_arn
             if rule.input_path:
                 target["InputPath"] = rule.input_path
             events.put_targets(Rule=rule.name, Targets=[target])
 
         scheduler = self.client("scheduler")
         for schedule in stack.schedules:
-            # Created as the template declares them; moto never fires them (`sweep retrain` does).
-            schedule_target: dict[str, Any] = {"Arn": schedule.target_arn, "RoleArn": role_arn}
+            # Created as the template declares them; moto never fires them (fire_schedule does).
+            schedule_target: dict[str, Any] = {"Arn": schedule.target_arn, "RoleArn": schedule.role_arn}
             if schedule.input is not None:
                 schedule_target["Input"] = schedule.input
             scheduler.create_schedule(
@@ -410,6 +499,23 @@ class LocalCloud:
             self.client("ssm").put_parameter(
                 Name=personalize_parameter(self.stack_name), Type="String", Value=self.personalize_url
             )
+
+    def fire_schedule(self, name: str) -> str:
+        """Do what EventBridge Scheduler does when a schedule fires (moto never fires one): assume the
+        schedule's role and start its target with its input. Returns the execution ARN."""
+        schedule = self.client("scheduler").get_schedule(Name=name)
+        target = schedule["Target"]
+        session = self.authorizer.assume(target["RoleArn"], SCHEDULER, name)
+        client = boto3.client(
+            "stepfunctions",
+            endpoint_url=self.endpoint_url,
+            region_name=REGION,
+            aws_access_key_id=session.access_key,
+            aws_secret_access_key=session.secret_key,
+            aws_session_token=session.token,
+        )
+        started = client.start_execution(stateMachineArn=target["Arn"], input=target.get("Input", "{}"))
+        return str(started["executionArn"])
 
     def _create_stack_outputs(self) -> None:
         """Register the stack with CloudFormation so `--stack` clients find the bucket and state machine
@@ -433,7 +539,7 @@ class LocalCloud:
 
     def deployment(self) -> Deployment:
         """This cloud as a deployment the `sweep` commands operate on."""
-        logs = (self.runtime.log_file, self.workdir / MOTO_LOG) if self.workdir else ()
+        logs = (self.workdir / LAMBDA_LOG, self.workdir / MOTO_LOG) if self.workdir else ()
         return Deployment(
             self.stack.bucket_name,
             self.stack.state_machine_arn,
@@ -452,10 +558,15 @@ class LocalCloud:
         return self._bridge
 
     @property
-    def runtime(self) -> InProcessRuntime:
+    def runtime(self) -> LambdaRuntime:
         if self._runtime is None:
             raise LocalCloudError("the local cloud is not running")
         return self._runtime
+
+
+@functools.lru_cache(maxsize=32)
+def _parsed_bucket_policy(owner: str, document: str | None) -> tuple[Statement, ...]:
+    return parse_policy(json.loads(document), owner, "bucket policy") if document else ()
 
 
 __all__ = ["ACCOUNT_ID", "DEFAULT_TEMPLATE", "REGION", "LocalCloud", "LocalCloudError"]

@@ -8,7 +8,6 @@ import hashlib
 import json
 import re
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -244,14 +243,12 @@ def retrain_input(deployment: Deployment, experiment: str) -> dict[str, Any]:
 
 
 def start_console_run(deployment: Deployment, run_input: dict[str, Any], name: str | None = None) -> str:
-    """StartExecution with a RunConfig (or a pointer to a run file), as the console would."""
-    # Named here because moto's server mode answers an unnamed StartExecution with an ARN ending in None.
-    if name is None:
-        label = _NAME_CHARS.sub("-", str(run_input.get("experiment") or "run"))[:40]
-        name = f"{label}-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
-    started = deployment.client("stepfunctions").start_execution(
-        stateMachineArn=deployment.state_machine_arn, name=name, input=json.dumps(run_input)
-    )
+    """StartExecution with a RunConfig (or a pointer to a run file), as the console would; without a
+    name, Step Functions names the execution with a UUID."""
+    params: dict[str, Any] = {"stateMachineArn": deployment.state_machine_arn, "input": json.dumps(run_input)}
+    if name is not None:
+        params["name"] = name
+    started = deployment.client("stepfunctions").start_execution(**params)
     return str(started["executionArn"])
 
 

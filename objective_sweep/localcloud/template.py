@@ -1,15 +1,23 @@
-"""Reads template.yaml (SAM/CloudFormation) into the resources the local cloud creates, resolving the
-intrinsic functions against local names and ARNs, so the local cloud never keeps a second list."""
+"""Reads template.yaml into the resources the local cloud creates: the SAM transform first (with
+aws-sam-translator, the library `sam` uses), so policy templates, connectors and generated roles are
+exactly what CloudFormation would receive; then the intrinsic functions resolved against local names
+and ARNs. The local cloud never keeps a second list of what the stack contains."""
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import boto3
 import yaml  # type: ignore[import-untyped]
+
+from objective_sweep.localcloud.authorizer import Role
+from objective_sweep.localcloud.iam import PolicyError, Statement, parse_policy
+from objective_sweep.localcloud.managed_policies import MANAGED_POLICIES
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
@@ -63,7 +71,7 @@ def load_template(path: Path) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class FunctionSpec:
-    """A Lambda function as the template declares it."""
+    """A Lambda function as the transformed template declares it."""
 
     logical_id: str
     name: str
@@ -72,29 +80,32 @@ class FunctionSpec:
     code_dir: Path
     runtime: str
     timeout: int
+    memory_size: int
     environment: dict[str, str]
+    role_arn: str
 
 
 @dataclass(frozen=True)
 class RuleSpec:
-    """An EventBridge rule (explicit AWS::Events::Rule or a SAM EventBridgeRule event) with one target:
-    the state machine or a function."""
+    """An EventBridge rule target: what it starts, as which role, with which part of the event."""
 
     logical_id: str
     name: str
     pattern: dict[str, Any]
     target_arn: str
+    role_arn: str | None
     input_path: str | None
 
 
 @dataclass(frozen=True)
 class ScheduleSpec:
-    """A schedule (EventBridge Scheduler or SAM Schedule event) and the input it sends its target."""
+    """An EventBridge Scheduler schedule and the input its role sends the target."""
 
     logical_id: str
     name: str
     expression: str
     target_arn: str
+    role_arn: str
     input: str | None
     state: str = "DISABLED"
 
@@ -113,10 +124,13 @@ class LocalStack:
     bucket_name: str
     bucket_versioned: bool
     bucket_eventbridge: bool
+    bucket_policy: dict[str, Any] | None
+    bucket_policy_id: str | None
     topic_name: str | None
     topic_arn: str | None
     rules: list[RuleSpec]
     schedules: list[ScheduleSpec]
+    roles: list[Role]
     outputs: dict[str, str]
     physical: dict[str, str] = field(default_factory=dict)
 
@@ -161,6 +175,15 @@ class _Resolver:
 
     def type_of(self, logical_id: str) -> str:
         return str(self.resources[logical_id]["Type"])
+
+    def of_type(self, kind: str) -> list[str]:
+        """Logical ids of the resources of one type whose Condition (if any) holds."""
+        return [
+            logical_id
+            for logical_id, resource in self.resources.items()
+            if resource.get("Type") == kind
+            and ("Condition" not in resource or self.conditions[resource["Condition"]])
+        ]
 
     def properties(self, logical_id: str) -> dict[str, Any]:
         return dict(self.resources[logical_id].get("Properties") or {})
@@ -288,148 +311,221 @@ class _Resolver:
 _NO_VALUE = object()
 
 
-def _single(resolver: _Resolver, kinds: tuple[str, ...], what: str) -> str:
-    found = [lid for lid, res in resolver.resources.items() if res.get("Type") in kinds]
+# What a SAM template's local paths become before the transform, as `sam validate` does: the
+# translator wants S3 URIs, and the local cloud maps them back to the folders.
+_ARTIFACTS = "s3://local-artifacts/"
+_LOCAL_PATHS = ("CodeUri", "DefinitionUri", "ContentUri")
+SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
+
+
+def _sam_transform(template: dict[str, Any], parameters: dict[str, str]) -> dict[str, Any]:
+    """The CloudFormation template SAM would deploy: serverless resources expanded into functions,
+    roles (policy templates and connectors included), state machines, rules and layers."""
+    from samtranslator.metrics.metrics import DummyMetricsPublisher, Metrics
+    from samtranslator.model.exceptions import InvalidDocumentException
+    from samtranslator.parser.parser import Parser
+    from samtranslator.translator.translator import Translator
+
+    document = copy.deepcopy(template)
+    sections = [r.get("Properties") or {} for r in document["Resources"].values()]
+    sections += [g for g in (document.get("Globals") or {}).values() if isinstance(g, dict)]
+    for section in sections:
+        for key in _LOCAL_PATHS:
+            if isinstance(section.get(key), str) and not section[key].startswith("s3://"):
+                section[key] = _ARTIFACTS + section[key]
+    # The translator reads the region from a boto3 session; it makes no call.
+    session = boto3.session.Session(region_name=REGION)
+    pseudo = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT_ID, "AWS::Partition": PARTITION}
+    # The translator counts feature usage for SAM's telemetry; published to nowhere, so it stays quiet.
+    metrics = Metrics("ServerlessTransform", DummyMetricsPublisher())
+    try:
+        transformed: dict[str, Any] = Translator(
+            None, Parser(), boto_session=session, metrics=metrics
+        ).translate(
+            document,
+            parameter_values={**parameters, **pseudo},
+            get_managed_policy_map=lambda: {},
+        )
+    except InvalidDocumentException as error:
+        causes = "; ".join(str(getattr(cause, "message", cause)) for cause in error.causes)
+        raise TemplateError(f"template.yaml does not pass the SAM transform: {causes}") from None
+    finally:
+        metrics.publish()
+    return transformed
+
+
+def _local_path(root: Path, uri: str, what: str) -> Path:
+    if not uri.startswith(_ARTIFACTS):
+        raise TemplateError(
+            f"template.yaml: {what} {uri} is not a local path; the local cloud runs local code"
+        )
+    return (root / uri[len(_ARTIFACTS) :]).resolve()
+
+
+def _single(resolver: _Resolver, kind: str) -> str:
+    found = resolver.of_type(kind)
     if len(found) != 1:
-        raise TemplateError(f"template.yaml: expected exactly one {what}, found {len(found)}: {found}")
+        raise TemplateError(f"template.yaml: expected exactly one {kind}, found {len(found)}: {found}")
     return found[0]
+
+
+def _roles(resolver: _Resolver) -> list[Role]:
+    roles = []
+    for logical_id in resolver.of_type("AWS::IAM::Role"):
+        props = resolver.resolve(resolver.properties(logical_id))
+        try:
+            trust = parse_policy(props["AssumeRolePolicyDocument"], logical_id, "trust policy")
+            statements: list[Statement] = []
+            for policy in props.get("Policies") or []:
+                statements += parse_policy(policy["PolicyDocument"], logical_id, policy["PolicyName"])
+            for arn in props.get("ManagedPolicyArns") or []:
+                name = str(arn).rsplit("/", 1)[-1]
+                if name not in MANAGED_POLICIES:
+                    raise TemplateError(
+                        f"template.yaml: role {logical_id} uses the managed policy {arn}, whose document the "
+                        "local cloud does not know; add it to objective_sweep/localcloud/managed_policies.py"
+                    )
+                statements += parse_policy(MANAGED_POLICIES[name], logical_id, name)
+        except PolicyError as error:
+            raise TemplateError(f"template.yaml: {error}") from None
+        roles.append(
+            Role(
+                logical_id=logical_id,
+                name=resolver.physical_name(logical_id),
+                arn=resolver.arn(logical_id),
+                trust=trust,
+                policies=tuple(statements),
+                trust_document=props["AssumeRolePolicyDocument"],
+                inline_documents={p["PolicyName"]: p["PolicyDocument"] for p in props.get("Policies") or []},
+                managed_policy_arns=tuple(str(arn) for arn in props.get("ManagedPolicyArns") or []),
+            )
+        )
+    return roles
 
 
 def read_stack(
     template_path: Path, *, stack_name: str = "objective-sweep", parameters: dict[str, str] | None = None
 ) -> LocalStack:
-    """Resolve template.yaml into the local resources: functions, state machine, bucket, topic, rules."""
+    """Resolve template.yaml into the local resources: functions, roles, state machine, bucket, topic,
+    rules and schedules."""
     template = load_template(template_path)
     root = template_path.parent
-    resolver = _Resolver(template, stack_name, parameters or {})
-    globals_fn = resolver.resolve((template.get("Globals") or {}).get("Function") or {})
+    overrides = parameters or {}
+    unknown = set(overrides) - set(template.get("Parameters") or {})
+    if unknown:
+        raise TemplateError(f"template.yaml declares no parameter(s) {sorted(unknown)}")
+    if SAM_TRANSFORM in (template.get("Transform") or []) or template.get("Transform") == SAM_TRANSFORM:
+        template = _sam_transform(template, overrides)
+    resolver = _Resolver(template, stack_name, overrides)
 
     functions = []
-    for logical_id, resource in resolver.resources.items():
-        if resource.get("Type") != "AWS::Serverless::Function":
-            continue
+    for logical_id in resolver.of_type("AWS::Lambda::Function"):
         props = resolver.resolve(resolver.properties(logical_id))
-        merged = {**globals_fn, **props}
-        env = {
-            **((globals_fn.get("Environment") or {}).get("Variables") or {}),
-            **((props.get("Environment") or {}).get("Variables") or {}),
-        }
-        if "Handler" not in merged or "CodeUri" not in merged:
-            raise TemplateError(f"template.yaml: function {logical_id} needs Handler and CodeUri")
+        code = props.get("Code") or {}
         functions.append(
             FunctionSpec(
                 logical_id=logical_id,
                 name=resolver.physical_name(logical_id),
                 arn=resolver.arn(logical_id),
-                handler=str(merged["Handler"]),
-                code_dir=(root / str(merged["CodeUri"])).resolve(),
-                runtime=str(merged.get("Runtime", "python3.12")),
-                timeout=int(merged.get("Timeout", 3)),
-                environment={key: str(value) for key, value in env.items()},
+                handler=str(props["Handler"]),
+                code_dir=_local_path(root, f"s3://{code.get('S3Bucket')}/{code.get('S3Key')}", "CodeUri"),
+                runtime=str(props.get("Runtime", "python3.12")),
+                timeout=int(props.get("Timeout", 3)),
+                memory_size=int(props.get("MemorySize", 128)),
+                environment={
+                    key: str(value)
+                    for key, value in ((props.get("Environment") or {}).get("Variables") or {}).items()
+                },
+                role_arn=str(props["Role"]),
             )
         )
 
-    machine_id = _single(resolver, ("AWS::Serverless::StateMachine",), "AWS::Serverless::StateMachine")
+    machine_id = _single(resolver, "AWS::StepFunctions::StateMachine")
     machine = resolver.resolve(resolver.properties(machine_id))
-    if "DefinitionUri" not in machine:
+    location = machine.get("DefinitionS3Location") or {}
+    if not location:
         raise TemplateError(f"template.yaml: state machine {machine_id} must load its ASL from DefinitionUri")
-    definition = (root / str(machine["DefinitionUri"])).read_text(encoding="utf-8")
+    definition_file = _local_path(root, f"s3://{location['Bucket']}/{location['Key']}", "DefinitionUri")
+    definition = definition_file.read_text(encoding="utf-8")
     for key, value in (machine.get("DefinitionSubstitutions") or {}).items():
         definition = definition.replace("${" + key + "}", str(value))
     leftover = sorted(set(re.findall(r"\$\{([A-Za-z0-9_]+)\}", definition)))
     if leftover:
         raise TemplateError(
-            f"{machine['DefinitionUri']}: placeholders {leftover} have no DefinitionSubstitutions entry"
+            f"{definition_file.relative_to(root)}: placeholders {leftover} have no DefinitionSubstitutions entry"
         )
     json.loads(definition)
-    machine_arn = resolver.arn(machine_id)
 
-    bucket_id = _single(resolver, ("AWS::S3::Bucket",), "AWS::S3::Bucket")
+    bucket_id = _single(resolver, "AWS::S3::Bucket")
     bucket = resolver.resolve(resolver.properties(bucket_id))
-    topics = [lid for lid, res in resolver.resources.items() if res.get("Type") == "AWS::SNS::Topic"]
+    bucket_name = resolver.physical_name(bucket_id)
+    bucket_policies = [
+        (lid, resolver.resolve(resolver.properties(lid)))
+        for lid in resolver.of_type("AWS::S3::BucketPolicy")
+        if resolver.resolve(resolver.properties(lid).get("Bucket")) == bucket_name
+    ]
+    topics = resolver.of_type("AWS::SNS::Topic")
 
     rules: list[RuleSpec] = []
-    schedules: list[ScheduleSpec] = []
-    for event_id, event in (machine.get("Events") or {}).items():
-        event_props = event.get("Properties") or {}
-        if event.get("Type") in ("EventBridgeRule", "CloudWatchEvent"):
+    for logical_id in resolver.of_type("AWS::Events::Rule"):
+        props = resolver.resolve(resolver.properties(logical_id))
+        if "EventPattern" not in props:
+            raise TemplateError(
+                f"template.yaml: rule {logical_id} has no EventPattern (schedules belong to Scheduler)"
+            )
+        for target in props.get("Targets") or []:
             rules.append(
                 RuleSpec(
-                    event_id,
-                    event_props.get("RuleName", f"{stack_name}-{event_id}"),
-                    event_props["Pattern"],
-                    machine_arn,
-                    event_props.get("InputPath"),
-                )
-            )
-        elif event.get("Type") in ("Schedule", "ScheduleV2"):
-            schedules.append(
-                ScheduleSpec(
-                    event_id,
-                    event_props.get("Name", f"{stack_name}-{event_id}"),
-                    str(
-                        event_props["Schedule"]
-                        if "Schedule" in event_props
-                        else event_props["ScheduleExpression"]
-                    ),
-                    machine_arn,
-                    event_props.get("Input"),
-                    "ENABLED" if event_props.get("Enabled", True) else "DISABLED",
-                )
-            )
-    for logical_id, resource in resolver.resources.items():
-        kind = resource.get("Type")
-        if kind == "AWS::Events::Rule":
-            props = resolver.resolve(resolver.properties(logical_id))
-            for target in props.get("Targets") or []:
-                if "EventPattern" in props:
-                    rules.append(
-                        RuleSpec(
-                            logical_id,
-                            resolver.physical_name(logical_id),
-                            props["EventPattern"],
-                            str(target["Arn"]),
-                            target.get("InputPath"),
-                        )
-                    )
-        elif kind == "AWS::Scheduler::Schedule":
-            props = resolver.resolve(resolver.properties(logical_id))
-            target = props["Target"]
-            schedules.append(
-                ScheduleSpec(
                     logical_id,
                     resolver.physical_name(logical_id),
-                    str(props["ScheduleExpression"]),
+                    props["EventPattern"],
                     str(target["Arn"]),
-                    target.get("Input"),
-                    str(props.get("State", "ENABLED")),
+                    target.get("RoleArn"),
+                    target.get("InputPath"),
                 )
             )
+    schedules: list[ScheduleSpec] = []
+    for logical_id in resolver.of_type("AWS::Scheduler::Schedule"):
+        props = resolver.resolve(resolver.properties(logical_id))
+        target = props["Target"]
+        schedules.append(
+            ScheduleSpec(
+                logical_id,
+                resolver.physical_name(logical_id),
+                str(props["ScheduleExpression"]),
+                str(target["Arn"]),
+                str(target["RoleArn"]),
+                target.get("Input"),
+                str(props.get("State", "ENABLED")),
+            )
+        )
 
     outputs = {
         key: str(resolver.resolve(spec["Value"]))
         for key, spec in (template.get("Outputs") or {}).items()
         if "Condition" not in spec or resolver.conditions.get(spec["Condition"], False)
     }
-    role = machine.get("Role")
     return LocalStack(
         root=root,
         parameters=resolver.parameters,
         functions=functions,
         state_machine_name=resolver.physical_name(machine_id),
-        state_machine_arn=machine_arn,
-        state_machine_role_arn=str(role) if role else f"arn:aws:iam::{ACCOUNT_ID}:role/{stack_name}-states",
+        state_machine_arn=resolver.arn(machine_id),
+        state_machine_role_arn=str(machine["RoleArn"]),
         definition=definition,
-        bucket_name=resolver.physical_name(bucket_id),
+        bucket_name=bucket_name,
         bucket_versioned=(bucket.get("VersioningConfiguration") or {}).get("Status") == "Enabled",
         bucket_eventbridge=bool(
             ((bucket.get("NotificationConfiguration") or {}).get("EventBridgeConfiguration") or {}).get(
                 "EventBridgeEnabled"
             )
         ),
+        bucket_policy=bucket_policies[0][1]["PolicyDocument"] if bucket_policies else None,
+        bucket_policy_id=bucket_policies[0][0] if bucket_policies else None,
         topic_name=resolver.physical_name(topics[0]) if topics else None,
         topic_arn=resolver.arn(topics[0]) if topics else None,
         rules=rules,
         schedules=schedules,
+        roles=_roles(resolver),
         outputs=outputs,
     )

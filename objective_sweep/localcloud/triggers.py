@@ -1,14 +1,13 @@
 """The S3 → EventBridge → Step Functions path moto lacks (its EventBridge cannot target Step
 Functions): an object created in the bucket becomes the event AWS sends, the template's rules match
-it with moto's pattern matcher, and a match starts the state machine (or invokes a function) the
-way the rule's target would."""
+it with moto's pattern matcher, and a match starts the state machine the way the rule's target does
+in AWS — as the target's role, with no execution name (so the execution gets a UUID, and telling a
+repeated event apart is PrepareRun's job, exactly as in AWS)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import re
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -16,18 +15,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import boto3
+from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
+
+from objective_sweep.localcloud.authorizer import EVENTS, AccessDenied, Authorizer
 
 LOG = logging.getLogger(__name__)
-_NAME_CHARS = re.compile(r"[^A-Za-z0-9_-]+")
-
-
-def execution_name_for_object(key: str, version_or_etag: str) -> str:
-    """Deterministic execution name for an uploaded object: the same object version always maps to
-    the same name, so a repeated event cannot start a second run (names are at most 80 characters)."""
-    digest = hashlib.sha256(f"{key}\0{version_or_etag}".encode()).hexdigest()[:16]
-    # The last two path parts (experiments/<name>/sweep.json -> <name>-sweep-json) say what ran.
-    readable = _NAME_CHARS.sub("-", "/".join(key.split("/")[-2:])).strip("-")[-60:].lstrip("-_")
-    return f"{readable}-{digest}" if readable else digest
 
 
 def apply_input_path(event: dict[str, Any], path: str | None) -> Any:
@@ -47,7 +39,6 @@ class Delivery:
     rule: str
     target: str
     execution_arn: str | None = None
-    duplicate: bool = False
     error: str | None = None
 
 
@@ -70,7 +61,8 @@ def object_created_event(
     reason: str,
 ) -> dict[str, Any]:
     """The "Object Created" event S3 sends EventBridge (S3 user guide, "EventBridge message
-    structure"); version-id is present only in versioned buckets."""
+    structure"); version-id is present only in versioned buckets. It is checked against Powertools'
+    model of that event, the same model PrepareRun reads it with, so the two cannot drift."""
     obj: dict[str, Any] = {
         "key": key,
         "size": size,
@@ -79,7 +71,7 @@ def object_created_event(
     }
     if version_id and version_id != "null":
         obj["version-id"] = version_id
-    return {
+    event = {
         "version": "0",
         "id": str(uuid.uuid4()),
         "detail-type": "Object Created",
@@ -98,16 +90,18 @@ def object_created_event(
             "reason": reason,
         },
     }
+    S3EventNotificationEventBridgeModel.model_validate(event)
+    return event
 
 
 @dataclass
 class EventBridgeBridge:
     """While installed, objects created in an EventBridge-enabled bucket produce AWS's event, and
-    every rule of the default bus whose pattern matches delivers it to its Step Functions or Lambda
-    targets."""
+    every enabled rule of the default bus whose pattern matches delivers it to its targets."""
 
     endpoint_url: str
     region: str
+    authorizer: Authorizer
     deliveries: list[Delivery] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _saved: Any = None
@@ -156,41 +150,40 @@ class EventBridgeBridge:
         return delivered
 
     def deliver(self, rule_name: str, target: dict[str, Any], event: dict[str, Any]) -> Delivery:
-        """Deliver one matched event to one target, recording the outcome."""
+        """Deliver one matched event to one Step Functions target as the target's role."""
         arn = str(target["Arn"])
         delivery = Delivery(rule=rule_name, target=arn)
         try:
-            payload = apply_input_path(event, target.get("InputPath"))
-            if "Input" in target:
-                payload = json.loads(target["Input"])
-            if arn.split(":")[2] == "states":
-                self._start(delivery, arn, payload, event)
-            else:
-                client = boto3.client("lambda", endpoint_url=self.endpoint_url, region_name=self.region)
-                # EventBridge invokes functions asynchronously.
-                client.invoke(FunctionName=arn, InvocationType="Event", Payload=json.dumps(payload).encode())
+            payload = (
+                json.loads(target["Input"])
+                if "Input" in target
+                else apply_input_path(event, target.get("InputPath"))
+            )
+            if arn.split(":")[2] != "states":
+                raise NotImplementedError(
+                    f"the local cloud delivers rule targets to Step Functions only, not {arn}"
+                )
+            if not target.get("RoleArn"):
+                raise AccessDenied(
+                    f"rule {rule_name} has no RoleArn for its Step Functions target {arn}",
+                    action="states:StartExecution",
+                    resource=arn,
+                    caller=EVENTS,
+                )
+            session = self.authorizer.assume(str(target["RoleArn"]), EVENTS, rule_name)
+            client = boto3.client(
+                "stepfunctions",
+                endpoint_url=self.endpoint_url,
+                region_name=self.region,
+                aws_access_key_id=session.access_key,
+                aws_secret_access_key=session.secret_key,
+                aws_session_token=session.token,
+            )
+            started = client.start_execution(stateMachineArn=arn, input=json.dumps(payload))
+            delivery.execution_arn = started["executionArn"]
         except Exception as error:
             delivery.error = f"{type(error).__name__}: {error}"
             LOG.warning("rule %s could not deliver to %s: %s", rule_name, arn, delivery.error)
         with self._lock:
             self.deliveries.append(delivery)
         return delivery
-
-    def _start(self, delivery: Delivery, machine_arn: str, payload: Any, event: dict[str, Any]) -> None:
-        client = boto3.client("stepfunctions", endpoint_url=self.endpoint_url, region_name=self.region)
-        detail = event.get("detail") or {}
-        kwargs: dict[str, Any] = {"stateMachineArn": machine_arn, "input": json.dumps(payload)}
-        obj = detail.get("object") if isinstance(detail, dict) else None
-        if obj and "key" in obj:
-            version = obj.get("version-id") or obj.get("eTag") or ""
-            kwargs["name"] = execution_name_for_object(str(obj["key"]), str(version))
-            existing = f"{machine_arn.replace(':stateMachine:', ':execution:')}:{kwargs['name']}"
-            try:
-                client.describe_execution(executionArn=existing)
-            except client.exceptions.ExecutionDoesNotExist:
-                pass
-            else:
-                delivery.duplicate = True
-                delivery.execution_arn = existing
-                return
-        delivery.execution_arn = client.start_execution(**kwargs)["executionArn"]

@@ -11,8 +11,8 @@ import botocore.session
 from botocore.model import ListShape, MapShape, ServiceModel, Shape, StructureShape
 
 # HTTP status per error code; Personalize's JSON errors are 400 except a missing resource on the
-# REST runtime API, which answers 404.
-_RUNTIME_STATUS = {"ResourceNotFoundException": 404}
+# REST runtime API, which answers 404, and a refused authorization, 403.
+_RUNTIME_STATUS = {"ResourceNotFoundException": 404, "AccessDeniedException": 403}
 
 
 class ApiError(Exception):

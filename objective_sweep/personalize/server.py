@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
+from objective_sweep.localcloud.authorizer import Authorizer
 from objective_sweep.personalize.faults import Faults
 from objective_sweep.personalize.protocol import ApiError, service_model, validate_request
 from objective_sweep.personalize.service import PersonalizeService
@@ -22,7 +23,7 @@ LOG = logging.getLogger(__name__)
 TARGET_PREFIX = "AmazonPersonalize."
 FAULTS_PATH = "/_local/faults"
 DEFAULT_REGION = "us-east-1"
-_CREDENTIAL_REGION = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/")
+_CREDENTIAL = re.compile(r"Credential=([^/]+)/\d{8}/([a-z0-9-]+)/")
 # Request bodies beyond this are refused before reading: Personalize's largest request (a schema)
 # is 20 KB, a ranking input list a few more.
 MAX_BODY = 1 << 20
@@ -99,8 +100,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def _region(self) -> str:
-        match = _CREDENTIAL_REGION.search(self.headers.get("Authorization", ""))
-        return match.group(1) if match else DEFAULT_REGION
+        match = _CREDENTIAL.search(self.headers.get("Authorization", ""))
+        return match.group(2) if match else DEFAULT_REGION
+
+    def _caller(self) -> str | None:
+        """The access key the request was signed with (signatures themselves are not verified)."""
+        match = _CREDENTIAL.search(self.headers.get("Authorization", ""))
+        return match.group(1) if match else None
 
     def do_POST(self) -> None:
         path = self.path.split("?", 1)[0]
@@ -133,7 +139,9 @@ class _Handler(BaseHTTPRequestHandler):
                     "UnknownOperationException",
                     f"Missing or foreign X-Amz-Target {target!r}; expected {TARGET_PREFIX}<Operation>.",
                 )
-            result = self.server.service.call(target[len(TARGET_PREFIX) :], body, self._region())
+            result = self.server.service.call(
+                target[len(TARGET_PREFIX) :], body, self._region(), caller=self._caller()
+            )
         except ApiError as exc:
             self._send(400, {"__type": exc.code, "message": exc.message}, content_type)
             return
@@ -154,6 +162,7 @@ class _Handler(BaseHTTPRequestHandler):
             validate_request(
                 service_model("personalize-runtime").operation_model(operation).input_shape, body
             )
+            service.authorize(operation, body, self._region(), self._caller())
             if operation == "GetRecommendations":
                 result = service.get_recommendations(body)
             else:
@@ -188,7 +197,8 @@ class LocalPersonalize:
     """A Personalize-compatible endpoint on 127.0.0.1, for embedding and for `sweep personalize serve`.
 
     `with LocalPersonalize(port=0) as lp:` then point boto3 at `lp.url` for both `personalize` and
-    `personalize-runtime`. `faults` takes the same JSON object as `POST /_local/faults`.
+    `personalize-runtime`. `faults` takes the same JSON object as `POST /_local/faults`. With an
+    `authorizer` (the local cloud's), every call is authorized against the caller's IAM role.
     `status_delay` is how long each intermediate status stays observable, in seconds."""
 
     def __init__(
@@ -199,8 +209,10 @@ class LocalPersonalize:
         faults: dict[str, Any] | None = None,
         status_delay: float = 0.05,
         training_workers: int = 2,
+        authorizer: Authorizer | None = None,
     ) -> None:
         self._port = port
+        self._authorizer = authorizer
         self._s3_endpoint_url = s3_endpoint_url
         self._initial_faults = faults
         self._status_delay = status_delay
@@ -227,6 +239,7 @@ class LocalPersonalize:
             faults=self.faults,
             status_delay=self._status_delay,
             training_workers=self._training_workers,
+            authorizer=self._authorizer,
         )
         self._server = _Server(("127.0.0.1", self._port), self.service)
         self._thread = threading.Thread(

@@ -16,9 +16,12 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import boto3
+from botocore.exceptions import ClientError
 from botocore.model import ListShape, StructureShape
 
+from objective_sweep.localcloud.authorizer import AccessDenied, Authorizer
 from objective_sweep.personalize import training
+from objective_sweep.personalize.access import SERVICE, required_resources
 from objective_sweep.personalize.data import (
     DATASET_TYPES,
     NUMERIC_TYPES,
@@ -57,6 +60,8 @@ MAX_TAGS = 50
 MAX_NUM_RESULTS = 500
 DEFAULT_NUM_RESULTS = 25
 AUTO_TRAINING_SCHEDULE = "rate(7 days)"
+# How Personalize words an import it may not read (its role or the bucket policy lacks a grant).
+INSUFFICIENT_PRIVILEGES = "Insufficient privileges for accessing data in S3."
 
 # Recipe name -> (recipeType, description); both train the objective-aware ALS model.
 RECIPES = {
@@ -120,6 +125,8 @@ class _JobFailure(Exception):
 class Context:
     region: str
     account: str = ACCOUNT
+    # The access key the request was signed with: the authorizer's view of who is calling.
+    caller: str | None = None
 
     def arn(self, kind: str, name: str) -> str:
         return f"arn:aws:personalize:{self.region}:{self.account}:{kind}/{name}"
@@ -148,8 +155,10 @@ class PersonalizeService:
         faults: Faults | None = None,
         status_delay: float = 0.05,
         training_workers: int = 2,
+        authorizer: Authorizer | None = None,
     ) -> None:
         self.faults = faults or Faults()
+        self._authorizer = authorizer
         self._s3_endpoint_url = s3_endpoint_url
         self._delay = status_delay
         self._lock = threading.RLock()
@@ -180,8 +189,11 @@ class PersonalizeService:
         self._heavy.shutdown(wait=True, cancel_futures=True)
 
     # ---- dispatch -------------------------------------------------------------------------
-    def call(self, operation: str, params: dict[str, Any], region: str) -> dict[str, Any]:
-        """Run a control-plane operation: validate against botocore's input shape, answer its output shape."""
+    def call(
+        self, operation: str, params: dict[str, Any], region: str, caller: str | None = None
+    ) -> dict[str, Any]:
+        """Run a control-plane operation: validate against botocore's input shape, authorize the caller,
+        answer the output shape."""
         model = service_model("personalize")
         if operation not in model.operation_names:
             raise ApiError("UnknownOperationException", f"{operation} is not an Amazon Personalize operation")
@@ -195,7 +207,8 @@ class PersonalizeService:
         self.faults.check_throttle(operation)
         op_model = model.operation_model(operation)
         validate_request(op_model.input_shape, params)
-        result = handler(params, Context(region))
+        self.authorize(operation, params, region, caller)
+        result = handler(params, Context(region, caller=caller))
         if op_model.output_shape is None:
             return {}
         # Handlers return live records; background jobs change them under the same lock.
@@ -211,6 +224,21 @@ class PersonalizeService:
             self, f"_op_{_snake(operation)}", None
         )
         return handler
+
+    def authorize(self, operation: str, params: dict[str, Any], region: str, caller: str | None) -> None:
+        """Refuse the call unless the caller's policies allow it on every resource IAM checks."""
+        if self._authorizer is None:
+            return
+        for resource in required_resources(operation, params, region, ACCOUNT):
+            self._check(caller, f"personalize:{operation}", resource)
+
+    def _check(self, caller: str | None, action: str, resource: str, **context: str) -> None:
+        if self._authorizer is None:
+            return
+        try:
+            self._authorizer.check(caller, action, resource, context=context)
+        except AccessDenied as denied:
+            raise ApiError("AccessDeniedException", denied.message) from None
 
     def implemented_operations(self) -> list[str]:
         return sorted(n for n in service_model("personalize").operation_names if self._handler(n) is not None)
@@ -530,11 +558,19 @@ class PersonalizeService:
             )
             schema: Schema = self._records["schema"][dataset["schemaArn"]]["_parsed"]
         dataset_arn = params["datasetArn"]
+        role_arn = params.get("roleArn")
+        if role_arn:
+            self._check(ctx.caller, "iam:PassRole", role_arn, **{"iam:PassedToService": SERVICE})
 
         def work() -> None:
-            s3 = self._s3_client()
+            s3 = self._s3_client(role_arn)
             try:
                 table = read_s3_location(s3, location, schema)
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") not in ("AccessDenied", "403"):
+                    raise
+                message = error.response["Error"].get("Message", "")
+                raise ImportFailure(f"{INSUFFICIENT_PRIVILEGES} {message}") from None
             finally:
                 s3.close()
             if len(table) == 0:
@@ -548,10 +584,27 @@ class PersonalizeService:
         self._progress(record, "datasetImportJob", (params["jobName"],), work)
         return {"datasetImportJobArn": arn}
 
-    def _s3_client(self) -> Any:
+    def _s3_client(self, role_arn: str | None) -> Any:
+        """An S3 client acting as Personalize with the job's role. Under an authorizer the reads must be
+        allowed by the role's policy and by the bucket policy, as AWS requires for imports."""
+        session = boto3.session.Session()
+        if self._authorizer is not None:
+            if not role_arn:
+                raise ImportFailure(f"{INSUFFICIENT_PRIVILEGES} The import job names no roleArn.")
+            try:
+                role = self._authorizer.assume(
+                    role_arn, SERVICE, "personalize-import", resource_grant_required=True
+                )
+            except AccessDenied as denied:
+                raise ImportFailure(f"{INSUFFICIENT_PRIVILEGES} {denied.message}") from None
+            session = boto3.session.Session(
+                aws_access_key_id=role.access_key,
+                aws_secret_access_key=role.secret_key,
+                aws_session_token=role.token,
+            )
         # A fresh session per job: boto3's default session is not thread-safe. With no endpoint
         # given, boto3 reads AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL itself.
-        return boto3.session.Session().client("s3", endpoint_url=self._s3_endpoint_url)
+        return session.client("s3", endpoint_url=self._s3_endpoint_url)
 
     def _op_create_solution(self, params: dict[str, Any], ctx: Context) -> dict[str, Any]:
         self._check_tags(params)

@@ -1,5 +1,7 @@
 """Fixtures for running sweep_core's Personalize operations against the project's Personalize-compatible
-endpoint (which validates every request against botocore's input shapes) with S3 on a moto server."""
+endpoint (which validates every request against botocore's input shapes) with S3 on a moto server.
+The endpoint enforces template.yaml's IAM roles: each step calls as its own function's role
+(`as_function`), so an operation the role does not allow fails here as it would in AWS."""
 
 from __future__ import annotations
 
@@ -19,9 +21,12 @@ from sweep_core.schemas import Column, build_schema, schema_json
 from sweep_core.steps import DataFile, Run, WaitPolicy
 
 from objective_sweep.datasets.synthetic import SyntheticSpec, generate
+from objective_sweep.localcloud.authorizer import LAMBDA, Authorizer
+from objective_sweep.localcloud.template import ACCOUNT_ID, LocalStack, read_stack
 from objective_sweep.personalize.server import LocalPersonalize
 
 BUCKET = "sweep-contract"
+TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 # Waits are driven by the test's own loop; the policy only must never time out.
 NO_TIMEOUT = WaitPolicy(initial_seconds=1, max_seconds=1, budget_seconds=10**6)
 SMALL = SyntheticSpec(users=120, items=200, interactions=4_000, seed=11)
@@ -55,9 +60,44 @@ def s3_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def endpoint(s3_url: str) -> Iterator[str]:
-    with LocalPersonalize(port=0, s3_endpoint_url=s3_url, status_delay=0.02) as local:
+def stack() -> LocalStack:
+    return read_stack(TEMPLATE)
+
+
+@pytest.fixture(scope="session")
+def authorizer(stack: LocalStack) -> Authorizer:
+    return Authorizer(stack.roles, account=ACCOUNT_ID)
+
+
+@pytest.fixture(scope="session")
+def personalize_role(stack: LocalStack) -> str:
+    """The role ImportDatasets hands to Personalize's import jobs (PERSONALIZE_ROLE_ARN)."""
+    return next(role.arn for role in stack.roles if role.logical_id == "PersonalizeRole")
+
+
+@pytest.fixture(scope="session")
+def endpoint(s3_url: str, authorizer: Authorizer) -> Iterator[str]:
+    with LocalPersonalize(port=0, s3_endpoint_url=s3_url, status_delay=0.02, authorizer=authorizer) as local:
         yield local.url
+
+
+@pytest.fixture(scope="session")
+def as_function(stack: LocalStack, authorizer: Authorizer, endpoint: str) -> Callable[..., Any]:
+    """`as_function("ImportDatasetsFunction")`: a Personalize client (or `service`'s) with that
+    function's role credentials, as Lambda would give them."""
+
+    def client(logical_id: str, service: str = "personalize") -> Any:
+        function = next(f for f in stack.functions if f.logical_id == logical_id)
+        session = authorizer.assume(function.role_arn, LAMBDA, function.name)
+        return boto3.client(
+            service,  # type: ignore[call-overload]
+            endpoint_url=endpoint,
+            aws_access_key_id=session.access_key,
+            aws_secret_access_key=session.secret_key,
+            aws_session_token=session.token,
+        )
+
+    return client
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,9 @@ import pytest
 from sweep_core import runtime
 from sweep_core.steps import ImportState, LevelState, Run
 
+from objective_sweep.localcloud.authorizer import LAMBDA, Authorizer
+from objective_sweep.localcloud.template import LocalStack
+
 from .conftest import BUCKET, make_run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,9 +46,12 @@ def handler(step: str) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
 
 
 @pytest.fixture
-def lambda_env(monkeypatch: pytest.MonkeyPatch, endpoint: str, s3_url: str) -> Iterator[None]:
+def lambda_env(
+    monkeypatch: pytest.MonkeyPatch, endpoint: str, s3_url: str, personalize_role: str
+) -> Iterator[None]:
     for key, value in {
         "BUCKET_NAME": BUCKET,
+        "PERSONALIZE_ROLE_ARN": personalize_role,
         "TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:sweep",
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_NAMESPACE": "ObjectiveSweepTests",
@@ -61,6 +67,23 @@ def lambda_env(monkeypatch: pytest.MonkeyPatch, endpoint: str, s3_url: str) -> I
         cached.cache_clear()
 
 
+@pytest.fixture
+def become(
+    monkeypatch: pytest.MonkeyPatch, stack: LocalStack, authorizer: Authorizer
+) -> Callable[[str], None]:
+    """Give the handlers about to run the credentials of `logical_id`'s role, as Lambda would."""
+
+    def switch(logical_id: str) -> None:
+        function = next(f for f in stack.functions if f.logical_id == logical_id)
+        session = authorizer.assume(function.role_arn, LAMBDA, function.name)
+        for key, value in session.environment().items():
+            monkeypatch.setenv(key, value)
+        for cached in (runtime.personalize, runtime.personalize_runtime, runtime.s3):
+            cached.cache_clear()
+
+    return switch
+
+
 def _select(selector: dict[str, str], payload: dict[str, Any]) -> dict[str, Any]:
     """Apply an ASL ResultSelector of "$.Payload.<field>" paths to a handler's result."""
     return {
@@ -69,10 +92,11 @@ def _select(selector: dict[str, str], payload: dict[str, Any]) -> dict[str, Any]
 
 
 def test_step_handlers_answer_what_the_state_machine_selects(
-    lambda_env: None, data: Any, capsys: pytest.CaptureFixture[str]
+    lambda_env: None, become: Callable[[str], None], data: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     run: Run = make_run("contract-handlers", data, sensitivities=["LOW"])
     imports = ImportState()
+    become("ImportDatasetsFunction")
     import_step = handler("import_datasets")
     selector = {k: v for k, v in ASL["States"]["ImportDatasets"]["ResultSelector"].items()}
     for _ in range(500):
@@ -97,6 +121,7 @@ def test_step_handlers_answer_what_the_state_machine_selects(
         ("CreateSolutionVersion", "create_solution_version", "version"),
         ("DeployCampaign", "deploy_campaign", "campaign"),
     ):
+        become(f"{state_name}Function")
         state = MAP_STATES[state_name]
         call = handler(step)
         for _ in range(500):
@@ -127,6 +152,7 @@ def test_step_handlers_answer_what_the_state_machine_selects(
         "campaignArn": level.campaign.campaign_arn,
         "deployment": level.campaign.deployment.model_dump(mode="json"),
     }
+    become("CompareSolutionsFunction")
     compared = handler("compare_solutions")(
         {"run": run.model_dump(mode="json", by_alias=True), "levels": [record], "finishedAt": None}, Context()
     )
@@ -148,6 +174,7 @@ def test_step_handlers_answer_what_the_state_machine_selects(
     assert ("LOW", "normalized_discounted_cumulative_gain_at_10") in published
     assert ("LOW", "mean_top_k_objective_sum") in published
 
+    become("ApplyKeepFunction")
     keep = handler("apply_keep")
     arn = level.campaign.campaign_arn
     assert keep({"experiment": "contract-handlers", "deleteCampaignArns": [arn]}, Context()) == {

@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,21 +32,31 @@ class Swept:
     calls: dict[str, int]
 
 
-def sweep(pz: Any, run: Run) -> Swept:
-    """What the state machine does, phase by phase, for each level in turn."""
-    imports, calls = until_done(lambda s: ops.ensure_imports(pz, run, s, None, NO_TIMEOUT), ImportState())
+# The function whose role runs each phase.
+PHASES = (
+    ("solution", ops.ensure_solution, "CreateSolutionFunction"),
+    ("version", ops.ensure_solution_version, "CreateSolutionVersionFunction"),
+    ("campaign", ops.deploy_campaign, "DeployCampaignFunction"),
+)
+
+
+def sweep(as_function: Callable[..., Any], run: Run, personalize_role: str) -> Swept:
+    """What the state machine does, phase by phase, for each level in turn, each phase as its function."""
+    importer = as_function("ImportDatasetsFunction")
+    imports, calls = until_done(
+        lambda s: ops.ensure_imports(importer, run, s, personalize_role, NO_TIMEOUT), ImportState()
+    )
     group_arn = imports.dataset_group_arn or ""
     levels: dict[str, LevelState] = {}
     counts = {"imports": calls}
     for sensitivity in run.config.sensitivities:
         level = LevelState(sensitivity=sensitivity, run=run, dataset_group_arn=group_arn)
-        for phase, step in (
-            ("solution", ops.ensure_solution),
-            ("version", ops.ensure_solution_version),
-            ("campaign", ops.deploy_campaign),
-        ):
+        for phase, step, function in PHASES:
+            pz = as_function(function)
 
-            def advance(state: Any, phase: str = phase, step: Any = step, level: LevelState = level) -> Any:
+            def advance(
+                state: Any, phase: str = phase, step: Any = step, level: LevelState = level, pz: Any = pz
+            ) -> Any:
                 return step(pz, level.model_copy(update={phase: state}), NO_TIMEOUT)
 
             result, calls = until_done(advance, getattr(level, phase))
@@ -77,8 +88,8 @@ def inventory(pz: Any, group_arn: str) -> dict[str, list[str]]:
 
 
 @pytest.fixture(scope="module")
-def first(clients: dict[str, Any], data: Any) -> Swept:
-    return sweep(clients["personalize"], make_run("contract", data, sensitivities=list(LEVELS)))
+def first(as_function: Callable[..., Any], data: Any, personalize_role: str) -> Swept:
+    return sweep(as_function, make_run("contract", data, sensitivities=list(LEVELS)), personalize_role)
 
 
 def test_first_run_creates_every_resource_as_configured(clients: dict[str, Any], first: Swept) -> None:
@@ -108,7 +119,9 @@ def test_first_run_creates_every_resource_as_configured(clients: dict[str, Any],
     assert first.calls["OFF.version"] > 1
 
 
-def test_identical_rerun_creates_nothing(clients: dict[str, Any], first: Swept) -> None:
+def test_identical_rerun_creates_nothing(
+    clients: dict[str, Any], as_function: Callable[..., Any], first: Swept, personalize_role: str
+) -> None:
     pz = clients["personalize"]
     before = inventory(pz, first.group_arn)
     rerun = first.run.model_copy(
@@ -117,7 +130,7 @@ def test_identical_rerun_creates_nothing(clients: dict[str, Any], first: Swept) 
             "started_at": first.run.started_at.now(first.run.started_at.tzinfo),
         }
     )
-    again = sweep(pz, rerun)
+    again = sweep(as_function, rerun, personalize_role)
     assert again.group_arn == first.group_arn
     assert inventory(pz, first.group_arn) == before
     for sensitivity, level in again.levels.items():
@@ -126,8 +139,10 @@ def test_identical_rerun_creates_nothing(clients: dict[str, Any], first: Swept) 
         assert level.campaign.deployment.action == "kept"
 
 
-def test_quality_gate_compares_against_the_served_version(clients: dict[str, Any], first: Swept) -> None:
-    pz = clients["personalize"]
+def test_quality_gate_compares_against_the_served_version(
+    as_function: Callable[..., Any], first: Swept
+) -> None:
+    pz = as_function("DeployCampaignFunction")
     off, high = first.levels["OFF"], first.levels["HIGH"]
     metric = first.run.config.quality_gate.metric
     value = {
@@ -151,7 +166,7 @@ def test_quality_gate_compares_against_the_served_version(clients: dict[str, Any
 
 
 def test_compare_writes_the_report_and_lists_campaigns_to_delete(
-    clients: dict[str, Any], first: Swept
+    clients: dict[str, Any], as_function: Callable[..., Any], first: Swept
 ) -> None:
     records = [
         LevelRecord(
@@ -177,8 +192,8 @@ def test_compare_writes_the_report_and_lists_campaigns_to_delete(
         update={"config": first.run.config.model_copy(update={"keep": "none", "report_users": 10})}
     )
     result, report = compare(
-        clients["personalize"],
-        clients["runtime"],
+        as_function("CompareSolutionsFunction"),
+        as_function("CompareSolutionsFunction", "personalize-runtime"),
         clients["s3"],
         CompareRequest(run=run, levels=records),
         BUCKET,
@@ -201,9 +216,12 @@ def test_compare_writes_the_report_and_lists_campaigns_to_delete(
     )
 
 
-def test_cleanup_removes_the_experiment_and_is_idempotent(clients: dict[str, Any], data: Any) -> None:
+def test_cleanup_removes_the_experiment_and_is_idempotent(
+    clients: dict[str, Any], as_function: Callable[..., Any], data: Any, personalize_role: str
+) -> None:
+    # Cleanup is the user's own command, run with their credentials.
     pz = clients["personalize"]
-    swept = sweep(pz, make_run("contract-cleanup", data, sensitivities=["OFF"]))
+    swept = sweep(as_function, make_run("contract-cleanup", data, sensitivities=["OFF"]), personalize_role)
     deleted = delete_experiment(pz, "contract-cleanup", sleep=lambda _: None, interval_s=0.0, timeout_s=30)
     assert swept.levels["OFF"].campaign.campaign_arn in deleted
     assert swept.group_arn in deleted
@@ -236,14 +254,18 @@ def _serving(pz: Any, swept: Swept) -> dict[str, str]:
     }
 
 
-def test_retrain_moves_campaigns_only_past_the_quality_gate(clients: dict[str, Any], data: Any) -> None:
+def test_retrain_moves_campaigns_only_past_the_quality_gate(
+    clients: dict[str, Any], as_function: Callable[..., Any], data: Any, personalize_role: str
+) -> None:
     pz, s3 = clients["personalize"], clients["s3"]
     original = {
         kind: s3.get_object(Bucket=BUCKET, Key=file.uri.removeprefix(f"s3://{BUCKET}/"))["Body"].read()
         for kind, file in data.items()
     }
     files = {kind: _upload(s3, f"retrain/{kind}.csv", body) for kind, body in original.items()}
-    first = sweep(pz, make_run("contract-retrain", files, sensitivities=list(LEVELS)))
+    first = sweep(
+        as_function, make_run("contract-retrain", files, sensitivities=list(LEVELS)), personalize_role
+    )
     before = _serving(pz, first)
 
     items = [row["ITEM_ID"] for row in csv.DictReader(io.StringIO(original["items"].decode()))]
@@ -255,7 +277,9 @@ def test_retrain_moves_campaigns_only_past_the_quality_gate(clients: dict[str, A
         run = make_run("contract-retrain", files, sensitivities=list(LEVELS), mode="retrain")
         gate = run.config.quality_gate.model_copy(update={"tolerance": tolerance})
         return sweep(
-            pz, run.model_copy(update={"config": run.config.model_copy(update={"quality_gate": gate})})
+            as_function,
+            run.model_copy(update={"config": run.config.model_copy(update={"quality_gate": gate})}),
+            personalize_role,
         )
 
     held = retrain(0.0)
@@ -278,16 +302,36 @@ def test_retrain_moves_campaigns_only_past_the_quality_gate(clients: dict[str, A
 
 
 def test_a_rerun_after_keep_none_deploys_again_once_the_old_campaign_is_gone(
-    clients: dict[str, Any], data: Any
+    clients: dict[str, Any], as_function: Callable[..., Any], data: Any, personalize_role: str
 ) -> None:
     pz = clients["personalize"]
-    first = sweep(pz, make_run("contract-keep", data, sensitivities=["OFF"]))
+    first = sweep(as_function, make_run("contract-keep", data, sensitivities=["OFF"]), personalize_role)
     old = first.levels["OFF"].campaign.campaign_arn or ""
-    assert ops.delete_campaigns(pz, [old]) == ([old], [])
-    assert ops.delete_campaigns(pz, [old]) == ([], [old]), "deleting again is harmless"
-    again = sweep(pz, make_run("contract-keep", data, sensitivities=["OFF"]))
+    keeper = as_function("ApplyKeepFunction")
+    assert ops.delete_campaigns(keeper, [old]) == ([old], [])
+    assert ops.delete_campaigns(keeper, [old]) == ([], [old]), "deleting again is harmless"
+    again = sweep(as_function, make_run("contract-keep", data, sensitivities=["OFF"]), personalize_role)
     level = again.levels["OFF"]
     assert level.campaign.deployment is not None
     assert level.campaign.deployment.action == "created"
     assert level.version.solution_version_arn == first.levels["OFF"].version.solution_version_arn
     assert len(inventory(pz, again.group_arn)["campaigns"]) == 1
+
+
+def test_a_call_the_function_role_does_not_allow_is_refused_by_the_endpoint(
+    as_function: Callable[..., Any], first: Swept
+) -> None:
+    campaign = first.levels["OFF"].campaign.campaign_arn or ""
+    pz = as_function("CreateSolutionFunction")
+    with pytest.raises(pz.exceptions.ClientError) as refused:
+        pz.delete_campaign(campaignArn=campaign)
+    error = refused.value.response["Error"]
+    assert error["Code"] == "AccessDeniedException"
+    assert (
+        "assumed-role/objective-sweep-CreateSolutionFunctionRole/objective-sweep-CreateSolutionFunction"
+        in (error["Message"])
+    )
+    assert f"personalize:DeleteCampaign on resource: {campaign}" in error["Message"]
+    runtime = as_function("DeployCampaignFunction", "personalize-runtime")
+    with pytest.raises(runtime.exceptions.ClientError, match="personalize:GetRecommendations"):
+        runtime.get_recommendations(campaignArn=campaign, userId="1")

@@ -1,5 +1,5 @@
 """Notifications: a failure message shows the Lambda error's message rather than its JSON wrapper,
-and subjects are made acceptable to SNS (ASCII, one line, at most 100 characters)."""
+and subjects are made acceptable to SNS (ASCII, one line, fewer than 100 characters)."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def test_publish_sends_an_sns_safe_subject() -> None:
     ((_, message, subject, _, _),) = sent
     assert message == "body"
     assert subject is not None
-    assert len(subject) == 100
+    assert len(subject) == 99
     assert subject.isascii()
 
 

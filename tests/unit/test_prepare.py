@@ -18,6 +18,7 @@ from sweep_core.runtime import Settings
 from sweep_core.steps import PrepareRunRequest
 
 from objective_sweep.datasets.synthetic import SyntheticSpec, generate
+from objective_sweep.localcloud.triggers import object_created_event
 
 from .conftest import BUCKET
 
@@ -60,16 +61,9 @@ def _request(event: dict[str, Any], execution: str = "run-1") -> PrepareRunReque
 def _upload_run_file(s3: Any, body: dict[str, Any] | str, key: str = RUN_KEY) -> dict[str, Any]:
     text = body if isinstance(body, str) else json.dumps(body)
     put = s3.put_object(Bucket=BUCKET, Key=key, Body=text.encode())
-    return {
-        "version": "0",
-        "source": "aws.s3",
-        "detail-type": "Object Created",
-        "detail": {
-            "bucket": {"name": BUCKET},
-            "object": {"key": key, "etag": put["ETag"].strip('"'), "version-id": put["VersionId"]},
-            "reason": "PutObject",
-        },
-    }
+    return object_created_event(
+        "123456789012", "us-east-1", BUCKET, key, len(text), put["ETag"], put.get("VersionId"), "PutObject"
+    )
 
 
 RUN_FILE = {"interactions": "interactions.csv", "items": "items.csv", "titles": "titles.csv"}
@@ -103,6 +97,22 @@ def test_a_repeated_event_is_a_duplicate_for_any_other_execution(s3: Any) -> Non
     assert second.duplicate
     assert second.duplicate_of == first.run.execution_arn
     assert second.run is None
+
+
+def test_in_an_unversioned_bucket_a_changed_run_file_is_a_new_run_and_the_same_one_a_duplicate(
+    s3: Any,
+) -> None:
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Suspended"})
+    first_event = _upload_run_file(s3, RUN_FILE)
+    assert "version-id" not in first_event["detail"]["object"]
+    first = prepare_run(s3, _request(first_event, "run-1"), SETTINGS)
+    assert first.run is not None
+    changed = prepare_run(s3, _request(_upload_run_file(s3, {**RUN_FILE, "keep": "none"}), "run-2"), SETTINGS)
+    assert not changed.duplicate, "new content, new ETag: a run of its own"
+    same_again = prepare_run(
+        s3, _request(_upload_run_file(s3, {**RUN_FILE, "keep": "none"}), "run-3"), SETTINGS
+    )
+    assert same_again.duplicate_of == "arn:aws:states:us-east-1:123456789012:execution:sweep:run-2"
 
 
 def test_run_file_pointer_and_retrain_schedule_load_the_same_file(s3: Any) -> None:

@@ -370,6 +370,7 @@ CONFIG_CASES = [
     ("config-experiment-name-with-spaces", {"experiment": "my sweep"}, "experiment"),
     ("config-objective-reserved-column", {"objective": "TIMESTAMP"}, "objective"),
     ("config-recipe-without-objective", {"recipe": "arn:aws:personalize:::recipe/aws-sims"}, "recipe"),
+    ("config-ranking-recipe", {"recipe": "aws-personalized-ranking"}, "recipe"),
     ("config-unknown-sensitivity", {"sensitivities": ["OFF", "EXTREME"]}, "sensitivities"),
     ("config-duplicate-sensitivity", {"sensitivities": ["OFF", "OFF"]}, "sensitivities"),
     ("config-unknown-field", {"objectve": "ROYALTY"}, "objectve"),

@@ -22,7 +22,6 @@ from objective_sweep.localcloud.runs import (
     find_started_execution,
     upload_run,
 )
-from objective_sweep.localcloud.triggers import object_created_event
 
 from .helpers import wait_for
 
@@ -89,25 +88,56 @@ def test_run_file_upload_starts_exactly_one_execution_with_its_config(
     assert uploaded.key == "experiments/trigger/sweep.json"
 
 
-def test_a_repeated_event_starts_nothing(cloud: LocalCloud, deployment: Deployment, files: RunFiles) -> None:
+def test_a_repeated_event_ends_as_a_duplicate_before_anything_is_created(
+    cloud: LocalCloud, deployment: Deployment, files: RunFiles
+) -> None:
+    """EventBridge delivers at least once and a rule cannot name executions, so a repeated event starts a
+    second execution, as in AWS: PrepareRun's claim on the object version must end it at once."""
     config = build_config(files, experiment="repeat", sensitivities=["OFF"], keep="none")
     uploaded = upload_run(deployment, config, files)
-    after_upload = set(_executions(deployment))
-    event = object_created_event(
-        "123456789012",
-        "us-east-1",
-        deployment.bucket,
-        uploaded.key,
-        1,
-        uploaded.etag,
-        uploaded.version_id,
-        "PutObject",
-    )
+    first = find_started_execution(deployment, uploaded, timeout=30)
+    event = json.loads(deployment.client("stepfunctions").describe_execution(executionArn=first)["input"])
     (delivery,) = cloud.bridge.put_event("123456789012", "us-east-1", event)
-    assert delivery.duplicate
-    assert set(_executions(deployment)) == after_upload
+    assert delivery.error is None
     assert delivery.execution_arn is not None
-    assert wait_for(deployment, delivery.execution_arn)["status"] == "SUCCEEDED"
+    assert delivery.execution_arn != first
+    duplicate = wait_for(deployment, delivery.execution_arn)
+    assert duplicate["status"] == "SUCCEEDED"
+    output = json.loads(duplicate["output"])
+    assert output["duplicate"] is True
+    assert output["duplicateOf"] == first
+    entered = [
+        e["stateEnteredEventDetails"]["name"]
+        for e in deployment.client("stepfunctions").get_execution_history(
+            executionArn=delivery.execution_arn, maxResults=1000
+        )["events"]
+        if "stateEnteredEventDetails" in e
+    ]
+    assert "ImportDatasets" not in entered
+    assert wait_for(deployment, first)["status"] == "SUCCEEDED"
+
+
+def test_an_experiment_runs_again_after_cleanup(deployment: Deployment, files: RunFiles) -> None:
+    """Personalize keeps listing a deleted dataset's import jobs under the ARN the recreated dataset gets
+    again: the rerun must import anew, not take the old job for its own."""
+    from sweep_core.cleanup import delete_experiment
+
+    config = build_config(files, experiment="again", sensitivities=["OFF"], keep="none")
+    first = find_started_execution(deployment, upload_run(deployment, config, files), timeout=30)
+    assert wait_for(deployment, first)["status"] == "SUCCEEDED"
+    pz = deployment.client("personalize")
+    delete_experiment(pz, "again", sleep=lambda _: None, interval_s=0.05)
+
+    second = find_started_execution(deployment, upload_run(deployment, config, files), timeout=30)
+    described = wait_for(deployment, second)
+    assert described["status"] == "SUCCEEDED", described
+    (group,) = [g for g in pz.list_dataset_groups()["datasetGroups"] if g["name"] == "again"]
+    datasets = pz.list_datasets(datasetGroupArn=group["datasetGroupArn"])["datasets"]
+    for dataset in datasets:
+        created = pz.describe_dataset(datasetArn=dataset["datasetArn"])["dataset"]["creationDateTime"]
+        jobs = pz.list_dataset_import_jobs(datasetArn=dataset["datasetArn"])["datasetImportJobs"]
+        assert len(jobs) == 2, "the deleted dataset's job is still listed, and the rerun made its own"
+        assert sum(job["creationDateTime"] >= created for job in jobs) == 1
 
 
 def _scrambled(files: RunFiles, folder: Path) -> RunFiles:
@@ -239,30 +269,3 @@ def test_cli_run_that_fails_exits_1_with_the_cause(
     assert "Injected import failure" in stderr
     history = json.loads((out / "history.json").read_text(encoding="utf-8"))
     assert history[-1]["type"] == "ExecutionFailed"
-
-
-def test_a_repeated_event_under_another_name_ends_as_a_duplicate(
-    deployment: Deployment, files: RunFiles
-) -> None:
-    """In AWS the rule cannot name executions, so a repeated event does start a second one: PrepareRun's
-    claim on the object version must end it before anything is created."""
-    config = build_config(files, experiment="claimed", sensitivities=["OFF"], keep="none")
-    uploaded = upload_run(deployment, config, files)
-    first = find_started_execution(deployment, uploaded, timeout=30)
-    sfn = deployment.client("stepfunctions")
-    event = sfn.describe_execution(executionArn=first)["input"]
-    second = sfn.start_execution(
-        stateMachineArn=deployment.state_machine_arn, name="claimed-redelivery", input=event
-    )
-    duplicate = wait_for(deployment, second["executionArn"])
-    assert duplicate["status"] == "SUCCEEDED"
-    output = json.loads(duplicate["output"])
-    assert output["duplicate"] is True
-    assert output["duplicateOf"] == first
-    entered = [
-        e["stateEnteredEventDetails"]["name"]
-        for e in sfn.get_execution_history(executionArn=second["executionArn"], maxResults=1000)["events"]
-        if "stateEnteredEventDetails" in e
-    ]
-    assert "ImportDatasets" not in entered
-    assert wait_for(deployment, first)["status"] == "SUCCEEDED"

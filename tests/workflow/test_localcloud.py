@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -95,15 +96,16 @@ def test_run_file_upload_starts_exactly_one_execution(cloud: LocalCloud) -> None
     )
     (delivery,) = cloud.bridge.deliveries[before:]
     assert delivery.error is None
-    assert not delivery.duplicate
     assert delivery.execution_arn is not None
     # The toy state machine expects items, so this run fails; what matters is the input it was given.
     event = json.loads(_finish(cloud, delivery.execution_arn)["input"])
     assert event["detail-type"] == "Object Created"
     assert event["detail"]["object"]["key"] == "experiments/up/run.json"
     assert event["detail"]["object"]["version-id"] == put["VersionId"]
+    assert event["detail"]["object"]["etag"] == put["ETag"].strip('"')
 
-    # EventBridge delivers at least once: the same object version again starts nothing.
+    # EventBridge delivers at least once and cannot name executions: a repeated event starts a second
+    # execution, named like the first with a UUID. Telling them apart is the workflow's own job.
     again = object_created_event(
         "123456789012",
         "us-east-1",
@@ -115,14 +117,35 @@ def test_run_file_upload_starts_exactly_one_execution(cloud: LocalCloud) -> None
         "PutObject",
     )
     (repeat,) = cloud.bridge.put_event("123456789012", "us-east-1", again)
-    assert repeat.duplicate
-    assert repeat.execution_arn == delivery.execution_arn
-    executions = cloud.client("stepfunctions").list_executions(stateMachineArn=cloud.stack.state_machine_arn)
-    names = [e["executionArn"].rsplit(":", 1)[1] for e in executions["executions"]]
-    assert len(names) == len(set(names))
+    assert repeat.error is None
+    assert repeat.execution_arn not in (None, delivery.execution_arn)
+    for arn in (delivery.execution_arn, repeat.execution_arn):
+        assert uuid.UUID(str(arn).rsplit(":", 1)[1])
+
+
+def test_an_unnamed_execution_gets_a_uuid_and_bad_names_are_refused(cloud: LocalCloud) -> None:
+    sfn = cloud.client("stepfunctions")
+    started = sfn.start_execution(stateMachineArn=cloud.stack.state_machine_arn, input="{}")
+    assert uuid.UUID(started["executionArn"].rsplit(":", 1)[1])
+    with pytest.raises(sfn.exceptions.InvalidName):
+        sfn.start_execution(stateMachineArn=cloud.stack.state_machine_arn, name="two words", input="{}")
 
 
 def test_stack_outputs_are_discoverable_through_cloudformation(cloud: LocalCloud) -> None:
     stack = cloud.client("cloudformation").describe_stacks(StackName=cloud.stack_name)["Stacks"][0]
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
     assert outputs == cloud.stack.outputs
+
+
+def test_a_function_past_its_timeout_is_stopped_and_replaced(cloud: LocalCloud) -> None:
+    sleepy = next(f for f in cloud.stack.functions if f.logical_id == "SleepyFunction")
+    client = cloud.client("lambda")
+    timed_out = client.invoke(FunctionName=sleepy.name, Payload=json.dumps({"seconds": 3}).encode())
+    assert timed_out["FunctionError"] == "Unhandled"
+    error = json.loads(timed_out["Payload"].read())
+    assert error["errorType"] == "Sandbox.Timedout"
+    assert "Task timed out after 1.00 seconds" in error["errorMessage"]
+    # Lambda discards the environment of a timed-out invocation; the next one gets a fresh container.
+    quick = client.invoke(FunctionName=sleepy.name, Payload=b"{}")
+    assert "FunctionError" not in quick
+    assert 0 < json.loads(quick["Payload"].read())["remaining_ms"] <= 1000

@@ -1,9 +1,10 @@
-"""A stopped local cloud leaves nothing behind: no thread, no listening port, no patch of moto, no
-environment variable. Its own module, because the other local-cloud tests share one running cloud."""
+"""A stopped local cloud leaves nothing behind: no thread, no Lambda container, no listening port, no
+patch of moto, no environment variable. Its own module, because the other local-cloud tests share one running cloud."""
 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import socket
 import threading
@@ -18,10 +19,12 @@ TOY = Path(__file__).parent / "toy" / "template.yaml"
 
 def test_stop_leaves_no_thread_port_patch_or_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     from moto.awslambda_simple.models import LambdaSimpleBackend
+    from moto.core.authorization import ActionAuthenticatorMixin
 
     # A developer's own S3 endpoint must neither reach the handlers nor be lost afterwards.
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9")
     original_invoke = LambdaSimpleBackend.invoke
+    original_authorize = ActionAuthenticatorMixin._authenticate_and_authorize_action
     threads_before = set(threading.enumerate())
     endpoint_before = os.environ.get("AWS_ENDPOINT_URL")
     with LocalCloud(TOY, personalize=False, time_scale=0.0005) as cloud:
@@ -29,11 +32,16 @@ def test_stop_leaves_no_thread_port_patch_or_variable(monkeypatch: pytest.Monkey
         sfn = cloud.client("stepfunctions")
         # An execution still waiting when the cloud stops must not outlive it.
         sfn.start_execution(stateMachineArn=cloud.stack.state_machine_arn, input=json.dumps({"items": [1]}))
+        # A warm container of a function, which must not outlive the cloud either.
+        cloud.client("lambda").invoke(FunctionName=cloud.stack.functions[0].name, Payload=b"{}")
+        assert cloud.runtime.containers_started >= 1
         assert os.environ["AWS_ENDPOINT_URL"] == cloud.endpoint_url
         assert "AWS_ENDPOINT_URL_S3" not in os.environ
     assert set(threading.enumerate()) <= threads_before
+    assert [p.name for p in multiprocessing.active_children() if p.name.startswith("lambda:")] == []
     with socket.socket() as probe:
         assert probe.connect_ex(("127.0.0.1", port)) != 0
     assert LambdaSimpleBackend.invoke is original_invoke
+    assert ActionAuthenticatorMixin._authenticate_and_authorize_action is original_authorize
     assert os.environ.get("AWS_ENDPOINT_URL") == endpoint_before
     assert os.environ["AWS_ENDPOINT_URL_S3"] == "http://127.0.0.1:9"

@@ -19,6 +19,7 @@ Conditions:
 Globals:
   Function:
     CodeUri: fns/
+    Runtime: python3.12
     Environment:
       Variables:
         STAGE: !Ref Stage
@@ -36,6 +37,9 @@ Resources:
     Properties:
       FunctionName: !Sub "${AWS::StackName}-worker"
       Handler: worker/app.handler
+      Policies:
+        - SNSPublishMessagePolicy:
+            TopicName: !GetAtt Alerts.TopicName
       Environment:
         Variables:
           TOPIC: !Ref Alerts
@@ -101,3 +105,21 @@ def test_placeholder_without_substitution_is_refused(tmp_path: Path) -> None:
 def test_reference_to_nothing_names_it(tmp_path: Path) -> None:
     with pytest.raises(TemplateError, match="!Ref Nowhere"):
         read_stack(_write(tmp_path, TEMPLATE.replace("TOPIC: !Ref Alerts", "TOPIC: !Ref Nowhere")))
+
+
+def test_sam_policy_templates_become_the_role_iam_evaluates(tmp_path: Path) -> None:
+    stack = read_stack(_write(tmp_path), stack_name="s1")
+    (worker,) = stack.functions
+    role = next(r for r in stack.roles if r.arn == worker.role_arn)
+    assert role.logical_id == "WorkerRole"
+    publish = next(s for s in role.policies if "sns:Publish" in s.actions)
+    assert publish.resources == ("arn:aws:sns:us-east-1:123456789012:alerts-dev",)
+    # The managed policy SAM attaches to every function role is evaluated from its published document.
+    assert any("logs:PutLogEvents" in s.actions for s in role.policies)
+    trust = role.trust[0]
+    assert trust.principal == {"Service": ["lambda.amazonaws.com"]}
+
+
+def test_what_the_sam_transform_refuses_names_the_resource(tmp_path: Path) -> None:
+    with pytest.raises(TemplateError, match=r"Resource with id \[Worker\] is invalid"):
+        read_stack(_write(tmp_path, TEMPLATE.replace("    Runtime: python3.12\n", "")))

@@ -1,4 +1,4 @@
-"""The short forms of a report: the SNS notification (subject within SNS's 100 ASCII characters,
+"""The short forms of a report: the SNS notification (subject of fewer than 100 ASCII characters,
 message within 2 KB) and the execution output dict, both independent of the number of users."""
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ from typing import Any
 from sweep_core.report.format import duration, metric_label, money, number, signed_percent
 from sweep_core.report.model import Report
 
-SUBJECT_LIMIT = 100
+# SNS: "must be less than 100 characters long" (Publish API reference).
+SUBJECT_LIMIT = 99
 MESSAGE_LIMIT = 2048
 # A failure's cause can be a whole stack trace; the message keeps its start, the report keeps it all.
 _CAUSE_CHARS = 160

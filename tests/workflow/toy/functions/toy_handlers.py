@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from typing import Any
 
 _attempts: dict[str, int] = {}
@@ -40,3 +41,17 @@ def flaky(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def boom(event: Any, context: Any) -> None:
     raise BoomError("boom on purpose")
+
+
+def reader(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Reads an object of the toy bucket with the function's own credentials."""
+    import boto3
+
+    body = boto3.client("s3").get_object(Bucket=os.environ["BUCKET"], Key=event["key"])["Body"].read()
+    return {"bytes": len(body)}
+
+
+def sleepy(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Outlives its function's Timeout when asked to."""
+    time.sleep(float(event.get("seconds", 0)))
+    return {"remaining_ms": context.get_remaining_time_in_millis()}

@@ -1,0 +1,129 @@
+"""Least privilege, both ways, on the real template: the workflow runs every path that needs a permission
+(a sweep started by an upload, a run that fails in PrepareRun on a missing file, a retrain fired by the
+schedule) with IAM enforced, so a missing grant fails here with AccessDenied; and every grant the
+template writes must have been the only one admitting some call of those runs, so no grant is unused
+or redundant. docs/deploy.md's table must list exactly the template's grants."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from objective_sweep.localcloud import LocalCloud
+from objective_sweep.localcloud.authorizer import LedgerEntry
+from objective_sweep.localcloud.ledger import actions_by_role, grants, unexercised
+from objective_sweep.localcloud.runs import (
+    Deployment,
+    RunFiles,
+    build_config,
+    find_started_execution,
+    upload_run,
+)
+
+from .helpers import wait_for
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+EXPERIMENT = "ledger"
+# Grants no local run can exercise, each with the reason it stays in the template.
+NOT_EXERCISED_LOCALLY = {
+    (
+        "PersonalizeRole",
+        "action",
+        "s3:ListBucket",
+    ): "Personalize's import role policy asks for it (it lists a "
+    "folder dataLocation); the workflow imports single files, which the local Personalize reads without listing",
+    (
+        "PersonalizeRole",
+        "resource",
+        "arn:aws:s3:::objective-sweep-databucket",
+    ): "the bucket ARN is the resource of s3:ListBucket above",
+    (
+        "DataBucketPolicy",
+        "action",
+        "s3:ListBucket",
+    ): "the bucket policy's half of the same grant",
+    (
+        "DataBucketPolicy",
+        "resource",
+        "arn:aws:s3:::objective-sweep-databucket",
+    ): "the bucket ARN is the resource of s3:ListBucket above",
+}
+# The state machine's log delivery and X-Ray grants are used by the Step Functions service itself,
+# which the local cloud's interpreter does not imitate (docs/local-cloud.md).
+STATE_MACHINE_SERVICE_ACTIONS = re.compile(r"^(logs|xray):")
+
+
+@pytest.fixture(scope="module")
+def cloud() -> Iterator[LocalCloud]:
+    with LocalCloud(parameters={"RetrainExperiment": EXPERIMENT}) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def ledger(cloud: LocalCloud, deployment: Deployment, files: RunFiles, tmp_path_factory: pytest.TempPathFactory) -> list[LedgerEntry]:  # fmt: skip
+    # 1. A sweep started by uploading its run file, keeping only the recommended campaign.
+    config = build_config(
+        files, experiment=EXPERIMENT, sensitivities=["OFF", "HIGH"], keep="recommended",
+        quality_gate={"tolerance": 1.0},
+    )  # fmt: skip
+    uploaded = upload_run(deployment, config, files)
+    first = find_started_execution(deployment, uploaded, timeout=30)
+    assert wait_for(deployment, first)["status"] == "SUCCEEDED"
+
+    # 2. A run naming a file that is not there fails in PrepareRun (S3 answers 404 only to a caller
+    # that may list the bucket).
+    s3 = deployment.client("s3")
+    missing = {"experiment": "ledger-missing", "interactions": f"experiments/{EXPERIMENT}/interactions.csv",
+               "items": f"experiments/{EXPERIMENT}/nowhere.csv"}  # fmt: skip
+    arn = deployment.client("stepfunctions").start_execution(
+        stateMachineArn=deployment.state_machine_arn, input=json.dumps(missing)
+    )["executionArn"]
+    failed = wait_for(deployment, arn)
+    assert failed["status"] == "FAILED"
+    assert "404" in failed["cause"], failed["cause"]
+
+    # 3. New data (a new object version), then the retraining schedule fires: new versions behind the
+    # quality gate, the kept campaign updated, the deleted one created again and deleted again.
+    s3.upload_file(str(files.interactions), deployment.bucket, f"experiments/{EXPERIMENT}/interactions.csv")
+    (schedule,) = cloud.stack.schedules
+    retrain = cloud.fire_schedule(schedule.name)
+    assert wait_for(deployment, retrain)["status"] == "SUCCEEDED"
+    return list(cloud.authorizer.ledger)
+
+
+def test_no_call_of_the_workflow_is_refused(ledger: list[LedgerEntry]) -> None:
+    refused = [f"{e.session}: {e.action} on {e.resource}" for e in ledger if not e.allowed]
+    assert refused == []
+
+
+def test_every_grant_is_the_only_one_admitting_some_call(
+    cloud: LocalCloud, ledger: list[LedgerEntry]
+) -> None:
+    unused = [
+        str(grant)
+        for grant in unexercised(grants(cloud.stack), ledger)
+        if (grant.owner, grant.kind, grant.pattern) not in NOT_EXERCISED_LOCALLY
+        and not (
+            grant.owner == "SweepStateMachineRole" and STATE_MACHINE_SERVICE_ACTIONS.match(grant.pattern)
+        )
+        and not (grant.owner == "SweepStateMachineRole" and grant.kind == "resource" and grant.pattern == "*")
+    ]
+    assert unused == [], "grants no run needed (remove them, or list them with the reason they stay)"
+
+
+def test_every_role_the_template_defines_was_used(cloud: LocalCloud, ledger: list[LedgerEntry]) -> None:
+    used = {entry.role for entry in ledger}
+    assert {role.logical_id for role in cloud.stack.roles} == used
+
+
+def test_the_deploy_guide_lists_exactly_the_template_grants(cloud: LocalCloud) -> None:
+    guide = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `([^`]+)` \| ([^|]+) \|", guide, flags=re.MULTILINE)
+    documented = {owner: re.findall(r"`([^`]+)`", actions) for owner, actions in rows}
+    assert documented == actions_by_role(cloud.stack)
