@@ -1,0 +1,74 @@
+"""The libraries the deployed functions run are the ones the tests ran: the dependencies layer pins
+exactly the versions of requirements/dev.txt, covers everything the functions import, and the template
+gives that layer (and no other) to every function."""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+from importlib.metadata import distribution
+from pathlib import Path
+
+from objective_sweep.localcloud.template import load_template
+
+ROOT = Path(__file__).resolve().parents[2]
+LAYER = ROOT / "layers" / "dependencies" / "requirements.txt"
+
+
+def _pins(path: Path) -> dict[str, str]:
+    pins = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, _, version = line.partition("==")
+            assert version, f"{path.name}: {line} is not pinned with =="
+            pins[re.sub(r"[-_.]+", "-", name).lower()] = version
+    return pins
+
+
+def test_the_layer_pins_the_versions_the_tests_run() -> None:
+    layer, lock = _pins(LAYER), _pins(ROOT / "requirements" / "dev.txt")
+    assert {name: lock.get(name) for name in layer} == layer
+
+
+def test_the_layer_holds_everything_its_libraries_need() -> None:
+    layer = _pins(LAYER)
+    missing = set()
+    for name in layer:
+        for requirement in distribution(name).requires or []:
+            if "extra ==" in requirement:
+                continue
+            needed = re.sub(r"[-_.]+", "-", re.split(r"[ ;<>=!~\[(]", requirement)[0]).lower()
+            if needed not in layer:
+                missing.add(f"{name} needs {needed}")
+    assert missing == set()
+
+
+def test_every_third_party_import_of_the_functions_is_in_the_layer() -> None:
+    layer = _pins(LAYER)
+    # Distribution names of the packages the functions import (stubs are for the type checker only).
+    provided = {"boto3": "boto3", "botocore": "botocore", "pydantic": "pydantic"}
+    provided["aws_lambda_powertools"] = "aws-lambda-powertools"
+    imported = set()
+    for source in (ROOT / "functions").rglob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                imported.add(node.module.split(".")[0])
+    own = {"sweep_core", "mypy_boto3_personalize", "mypy_boto3_personalize_runtime", "mypy_boto3_s3"}
+    own |= {"mypy_boto3_sns", "__future__"}
+    third_party = {name for name in imported - own if name not in sys.stdlib_module_names}
+    assert third_party <= set(provided), f"unknown imports: {third_party - set(provided)}"
+    assert {provided[name] for name in third_party} <= set(layer)
+
+
+def test_every_function_gets_the_layer_and_only_it() -> None:
+    template = load_template(ROOT / "template.yaml")
+    assert template["Globals"]["Function"]["Layers"] == [{"Ref": "DependenciesLayer"}]
+    layer = template["Resources"]["DependenciesLayer"]
+    assert layer["Properties"]["ContentUri"] == "layers/dependencies/"
+    assert layer["Metadata"]["BuildMethod"] == template["Globals"]["Function"]["Runtime"]
+    functions = [r for r in template["Resources"].values() if r["Type"] == "AWS::Serverless::Function"]
+    assert all("Layers" not in f.get("Properties", {}) for f in functions)
