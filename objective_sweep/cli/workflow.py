@@ -327,7 +327,10 @@ def _local_up(args: argparse.Namespace) -> int:
     from objective_sweep.localcloud import LocalCloud
 
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # Ctrl-C and SIGTERM both just ask the wait below to end; a KeyboardInterrupt raised inside
+    # Event.wait can break the event's lock ("release unlocked lock") instead of stopping cleanly.
+    for stopping in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stopping, lambda *_: stop.set())
     with LocalCloud() as cloud:
         for key, value in sorted(cloud.environment.items()):
             print(f"export {key}={value}")
@@ -336,10 +339,7 @@ def _local_up(args: argparse.Namespace) -> int:
             f"state machine {cloud.stack.state_machine_arn}"
         )
         print(f"# e.g. sweep run --endpoint {cloud.endpoint_url} ...; Ctrl-C stops the cloud", flush=True)
-        try:
-            while not stop.wait(0.5):
-                pass
-        except KeyboardInterrupt:
+        while not stop.wait(0.5):
             pass
     print("local cloud stopped", file=sys.stderr)
     return 0
