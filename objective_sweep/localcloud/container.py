@@ -1,19 +1,28 @@
-"""One warm Lambda execution environment of the local cloud: a child process with exactly the
-environment Lambda would give the function (its template variables, its role's credentials, the
-runtime's own variables), importing the handler from the function's CodeUri and answering one
-invocation at a time over a pipe. Everything here runs in the child; lambdas.py drives it.
+"""Lambda execution environments of the local cloud, as processes.
 
-Like a real environment it keeps module state between invocations (cached clients, a cold-start
-flag), and it shares nothing with other functions: each process has its own os.environ, sys.path
-and stdout (redirected to the cloud's lambda.log).
+The zygote (`python -m objective_sweep.localcloud.container`) imports the SDK once, then forks one
+container per request of lambdas.py, handing it the socket it will serve on. A container becomes one
+function: exactly the environment Lambda would give it (its template variables, its role's
+credentials, the runtime's own variables), the handler imported from the function's CodeUri, one
+invocation at a time over its socket. Like a real environment it keeps module state between
+invocations (cached clients, a cold-start flag), and it shares nothing with other functions: each
+process has its own os.environ, sys.path and stdout (redirected to the cloud's lambda.log).
+
+Forking from our own zygote rather than multiprocessing's fork server matters: multiprocessing
+re-imports the parent's __main__ module in every child, which runs a user's unguarded script again.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
 import importlib.util
 import io
 import json
 import os
+import signal
+import socket
+import struct
 import sys
 import time
 import traceback
@@ -25,7 +34,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, cast
 
-# Imported in the fork server before any container forks, so each container starts in milliseconds
+# Imported in the zygote before any container forks, so each container starts in milliseconds
 # instead of re-importing the SDK; none of them reads the environment at import time.
 PRELOAD = (
     "boto3",
@@ -62,7 +71,7 @@ class LambdaContext:
 
 @dataclass(frozen=True)
 class FunctionImage:
-    """What a container needs to become one function's environment (picklable)."""
+    """What a container needs to become one function's environment (sent to the zygote as JSON)."""
 
     name: str
     arn: str
@@ -144,3 +153,49 @@ def _load_handler(image: FunctionImage) -> Callable[[Any, Any], Any]:
     if not callable(handler):
         raise _ImportModuleError(f"Handler {image.handler}: {source} defines no function {function_name}")
     return handler
+
+
+# -- the zygote ------------------------------------------------------------------------------------
+
+_PID = struct.Struct("!i")
+# A request to the zygote: the image as JSON, at most this long, with the container's socket attached.
+MAX_IMAGE_BYTES = 1 << 20
+
+
+def zygote(control: socket.socket) -> None:
+    """Fork one container per request on `control` until it closes; answer each with the child's pid."""
+    # Children are reaped by the kernel: the zygote never waits for them.
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    # Stopping is the parent's to decide (it closes the control socket), not a terminal's Ctrl-C.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    while True:
+        message, fds, _, _ = socket.recv_fds(control, MAX_IMAGE_BYTES, 1)
+        if not message:
+            return
+        (channel,) = fds
+        pid = os.fork()
+        if pid == 0:
+            control.close()
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            image = FunctionImage(**json.loads(message))
+            try:
+                serve(Connection(channel), image)
+            finally:
+                os._exit(0)
+        os.close(channel)
+        control.sendall(_PID.pack(pid))
+
+
+def main() -> None:
+    for module in PRELOAD:
+        importlib.import_module(module)
+    zygote(socket.socket(fileno=int(sys.argv[1])))
+
+
+def image_message(image: FunctionImage) -> bytes:
+    return json.dumps(dataclasses.asdict(image)).encode("utf-8")
+
+
+if __name__ == "__main__":
+    main()

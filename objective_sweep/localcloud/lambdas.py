@@ -3,25 +3,31 @@ invokes them: moto resolves the function, this module hands the event to a warm 
 function (container.py) and answers with Lambda's own success or error shape, so Retry/Catch match
 on the exception class name as in AWS.
 
-Each container is a process forked from a server that has already imported the SDK, so it starts in
-a fraction of a second; it holds exactly the function's environment and its role's credentials, as a
-Lambda execution environment does. Concurrent invocations of one function run in separate
-containers; an idle container is reused, and one idle for longer than `idle_seconds` is stopped.
+Each container is a process forked from the cloud's zygote, which has already imported the SDK, so
+it starts in a fraction of a second; it holds exactly the function's environment and its role's
+credentials, as a Lambda execution environment does. Concurrent invocations of one function run in
+separate containers; an idle container is reused, and one idle for longer than `idle_seconds` is
+stopped.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-import multiprocessing
+import os
+import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import IO, Any
 
-from objective_sweep.localcloud.container import PRELOAD, FunctionImage, serve
+from objective_sweep.localcloud.container import FunctionImage, image_message
 from objective_sweep.localcloud.template import FunctionSpec
 
 # Lambda scales a function out per concurrent request; beyond this many environments of one function
@@ -29,25 +35,52 @@ from objective_sweep.localcloud.template import FunctionSpec
 MAX_CONTAINERS_PER_FUNCTION = 16
 
 
-def _context() -> Any:
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(list(PRELOAD))
-    return context
+class _Zygote:
+    """The process containers are forked from (container.zygote), started with the runtime."""
+
+    def __init__(self, log: IO[bytes]) -> None:
+        control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "objective_sweep.localcloud.container", str(theirs.fileno())],
+            pass_fds=(theirs.fileno(),),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+        )
+        theirs.close()
+        self._control = control
+        self._lock = threading.Lock()
+
+    def fork(self, image: FunctionImage) -> tuple[int, Connection]:
+        ours, theirs = socket.socketpair()
+        with self._lock:
+            socket.send_fds(self._control, [image_message(image)], [theirs.fileno()])
+            reply = self._control.recv(4)
+        theirs.close()
+        if len(reply) != 4:
+            raise LambdaError("ServiceException", f"the local Lambda service could not start {image.name}")
+        return int.from_bytes(reply, "big", signed=True), Connection(ours.detach())
+
+    def stop(self) -> None:
+        self._control.close()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
 
-@dataclass
+@dataclass(eq=False)
 class _Container:
     image: FunctionImage
-    process: Any
+    pid: int
     connection: Connection
     idle_since: float = 0.0
 
     def stop(self) -> None:
         self.connection.close()
-        self.process.join(timeout=2)
-        if self.process.is_alive():
-            self.process.kill()
-            self.process.join()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
 
 
 class LambdaError(Exception):
@@ -79,12 +112,17 @@ class LambdaRuntime:
         self._lock = threading.Lock()
         self._closed = False
         self._saved_invoke: Any = None
+        self._zygote: _Zygote | None = None
+        self._log: IO[bytes] | None = None
+        self._busy_containers: set[_Container] = set()
         self.invocations = 0
         self.containers_started = 0
 
     def install(self) -> None:
         from moto.awslambda_simple.models import LambdaSimpleBackend
 
+        self._log = open(self._log_file, "ab")  # noqa: SIM115 - the zygote writes to it until uninstall
+        self._zygote = _Zygote(self._log)
         self._saved_invoke = LambdaSimpleBackend.__dict__["invoke"]
         runtime = self
 
@@ -109,11 +147,25 @@ class LambdaRuntime:
             self._saved_invoke = None
         with self._lock:
             self._closed = True
-            idle = [container for pool in self._idle.values() for container in pool]
+            # Busy ones too: a handler still running when the cloud stops must not outlive it.
+            containers = [c for pool in self._idle.values() for c in pool] + list(self._busy_containers)
             for pool in self._idle.values():
                 pool.clear()
-        for container in idle:
+        for container in containers:
             container.stop()
+        if self._zygote is not None:
+            self._zygote.stop()
+            self._zygote = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def processes(self) -> list[int]:
+        """The pids of the zygote and of every container, for checks that none outlives the cloud."""
+        with self._lock:
+            containers = [c.pid for pool in self._idle.values() for c in pool]
+            containers += [c.pid for c in self._busy_containers]
+        return ([self._zygote.process.pid] if self._zygote else []) + containers
 
     def invoke(self, name: str, body: Any, response_headers: dict[str, str]) -> bytes:
         """Run one invocation; a failure becomes Lambda's Unhandled error payload."""
@@ -142,11 +194,10 @@ class LambdaRuntime:
             answer = json.loads(container.connection.recv_bytes())
             healthy = True
         except (EOFError, OSError):
-            code = container.process.exitcode
             return _error(
                 response_headers,
                 "Runtime.ExitError",
-                f"RequestId: {request_id} Error: Runtime exited with error: exit status {code}",
+                f"RequestId: {request_id} Error: Runtime exited without answering",
                 request_id,
             )
         finally:
@@ -174,20 +225,27 @@ class LambdaRuntime:
             self._busy[name] += 1
         for old in stale:
             old.stop()
-        return container or self._start(name)
+        if container is None:
+            try:
+                container = self._start(name)
+            except Exception:
+                with self._lock:
+                    self._busy[name] -= 1
+                raise
+        with self._lock:
+            self._busy_containers.add(container)
+        return container
 
     def _release(self, name: str, container: _Container, *, healthy: bool) -> None:
         with self._lock:
             self._busy[name] -= 1
+            self._busy_containers.discard(container)
             if healthy and not self._closed:
                 container.idle_since = time.monotonic()
                 self._idle[name].append(container)
                 return
         # A container that timed out or died is discarded, as Lambda discards its environment.
-        container.connection.close()
-        if container.process.is_alive():
-            container.process.kill()
-        container.process.join()
+        container.stop()
 
     def _start(self, name: str) -> _Container:
         spec = self._specs[name]
@@ -204,13 +262,11 @@ class LambdaRuntime:
                 log_file=self._log_file,
             )
             self._images[name] = image
-        context = _context()
-        parent, child = context.Pipe()
-        process = context.Process(target=serve, args=(child, image), name=f"lambda:{name}", daemon=True)
-        process.start()
-        child.close()
+        if self._zygote is None:
+            raise LambdaError("ServiceException", "the local Lambda service is not running")
+        pid, connection = self._zygote.fork(image)
         self.containers_started += 1
-        return _Container(image, process, parent)
+        return _Container(image, pid, connection)
 
 
 def _error(response_headers: dict[str, str], error_type: str, message: str, request_id: str = "") -> bytes:
