@@ -86,6 +86,13 @@ def test_run_file_upload_starts_exactly_one_execution_with_its_config(
 
     assert set(_executions(deployment)) - before == {arn}
     assert uploaded.key == "experiments/trigger/sweep.json"
+    # keep=none: the campaign deployed for the comparison is being deleted, nothing is left billing.
+    campaigns = deployment.client("personalize").list_campaigns()["campaigns"]
+    assert [c["status"] for c in campaigns if c["name"].startswith("trigger-")] in (
+        [],
+        ["DELETE PENDING"],
+        ["DELETE IN_PROGRESS"],
+    )
 
 
 def test_a_repeated_event_ends_as_a_duplicate_before_anything_is_created(
