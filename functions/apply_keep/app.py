@@ -6,13 +6,11 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from sweep_core import runtime
 from sweep_core.personalize import delete_campaigns
-from sweep_core.runtime import logger, metrics, tracer
+from sweep_core.runtime import logger, step_handler
 from sweep_core.steps import ApplyKeepRequest, ApplyKeepResult
 
 
-@logger.inject_lambda_context(log_event=False, clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics(capture_cold_start_metric=True)
+@step_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = ApplyKeepRequest.model_validate(event)
     logger.append_keys(experiment=request.experiment)

@@ -8,13 +8,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from sweep_core import runtime
 from sweep_core.compare import compare
 from sweep_core.report.model import Report
-from sweep_core.runtime import logger, metrics, tracer
+from sweep_core.runtime import logger, step_handler
 from sweep_core.steps import CompareRequest
 
 
-@logger.inject_lambda_context(log_event=False, clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics(capture_cold_start_metric=True)
+@step_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = CompareRequest.model_validate(event)
     logger.append_keys(execution_id=request.run.execution_arn, experiment=request.run.config.experiment)

@@ -5,11 +5,9 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from sweep_core.personalize import ensure_solution
-from sweep_core.runtime import level_step, logger, metrics, tracer
+from sweep_core.runtime import level_step, step_handler
 
 
-@logger.inject_lambda_context(log_event=False, clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics(capture_cold_start_metric=True)
+@step_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return level_step(event, ensure_solution, "solution")

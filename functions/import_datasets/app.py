@@ -6,13 +6,11 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from sweep_core import runtime
 from sweep_core.personalize import ensure_imports
-from sweep_core.runtime import logger, metrics, tracer
+from sweep_core.runtime import logger, step_handler
 from sweep_core.steps import ImportRequest
 
 
-@logger.inject_lambda_context(log_event=False, clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics(capture_cold_start_metric=True)
+@step_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = ImportRequest.model_validate(event)
     logger.append_keys(execution_id=request.run.execution_arn, experiment=request.run.config.experiment)

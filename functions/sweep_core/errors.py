@@ -57,6 +57,17 @@ class ResourceBusyError(SweepError):
     Transient: the state machine retries it."""
 
 
+class TransientServiceError(SweepError):
+    """A call's answer never arrived (read timeout, connection closed or refused) after the SDK's own
+    retries. Transient: the state machine retries the step, and describe-or-create makes that safe
+    even when the call had done its work before the answer was lost."""
+
+
+class ExperimentBusyError(SweepError):
+    """Another execution of the same experiment is running; this one ends without touching
+    Personalize."""
+
+
 class WaitTimeout(SweepError):
     """A wait loop used up its time budget (written beside the wait in the state machine)."""
 

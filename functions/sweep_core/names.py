@@ -27,21 +27,26 @@ def dataset(experiment: str, kind: str) -> str:
     return f"{experiment}-{kind}"
 
 
+def _attempt(key: str, attempt: int) -> str:
+    """A failed resource is not retried in place: later attempts get names of their own, the attempt
+    folded into the digest (names must stay within 63 characters)."""
+    return digest(key) if attempt == 1 else digest(key, str(attempt))
+
+
 def import_job(experiment: str, kind: str, data_version: str, attempt: int = 1) -> str:
     """One import job per version of a file: an identical rerun finds the job it already ran. Job names
-    stay taken after a dataset is deleted, and a failed job is not retried in place, so later attempts
-    get names of their own (folded into the digest: the name must stay within 63 characters)."""
-    parts = (data_version,) if attempt == 1 else (data_version, str(attempt))
-    return f"{experiment}-{kind}-{digest(*parts)}"
+    stay taken after a dataset is deleted, so an import after a cleanup is a later attempt."""
+    return f"{experiment}-{kind}-{_attempt(data_version, attempt)}"
 
 
 def solution(experiment: str, sensitivity: Sensitivity) -> str:
     return f"{experiment}-{sensitivity.lower()}"
 
 
-def solution_version(experiment: str, sensitivity: Sensitivity, fingerprint: str) -> str:
-    """One FULL training per data fingerprint: the same data never trains (and bills) twice."""
-    return f"{experiment}-{sensitivity.lower()}-{fingerprint}"
+def solution_version(experiment: str, sensitivity: Sensitivity, fingerprint: str, attempt: int = 1) -> str:
+    """One FULL training per data fingerprint: the same data never trains (and bills) twice, unless
+    the training failed, in which case a rerun trains a later attempt."""
+    return f"{experiment}-{sensitivity.lower()}-{fingerprint if attempt == 1 else _attempt(fingerprint, attempt)}"
 
 
 def campaign(experiment: str, sensitivity: Sensitivity) -> str:

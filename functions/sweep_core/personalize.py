@@ -221,38 +221,68 @@ def _ensure_dataset(
     )
 
 
-# Attempts at one file version's import before the run gives up creating new ones.
-MAX_IMPORT_ATTEMPTS = 20
+# Attempts at one resource (a failed one is replaced by the next) before a run stops creating more.
+MAX_ATTEMPTS = 20
+
+
+def _current_attempt(
+    attempts: list[str],
+    existing: Callable[[], list[dict[str, Any]]],
+    create: Callable[[str], str],
+    *,
+    current: Callable[[dict[str, Any]], bool],
+    started: datetime,
+    arn_field: str,
+    what: str,
+) -> str:
+    """The ARN of the attempt to follow: the newest current one unless it failed before this run
+    started, in which case the next attempt is created. `existing` lists every resource named like an
+    attempt (with its `name`); `current` says whether one belongs to the resources it depends on now.
+    A failed attempt from an earlier run is replaced, so a rerun recovers once the cause is gone; one
+    that failed during this run is returned, and the caller reports the failure."""
+    found = existing()
+    ours = [resource for resource in found if current(resource)]
+    latest = max(ours, key=lambda resource: resource["creationDateTime"], default=None)
+    if latest is not None and (
+        latest["status"] not in FAILED_STATUSES or _since(latest.get("creationDateTime"), started)
+    ):
+        return str(latest[arn_field])
+    taken = {resource["name"] for resource in found}
+    for name in (name for name in attempts if name not in taken):
+        try:
+            return create(name)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ResourceAlreadyExistsException":
+                raise
+        # Taken meanwhile: by a retry whose first answer was lost (then it is ours), or out of sight.
+        again = next((r for r in existing() if r["name"] == name and current(r)), None)
+        if again is not None:
+            return str(again[arn_field])
+    raise ResourceLimitError(
+        f"{what}: {len(attempts)} attempts exist already; clean up the experiment (sweep cleanup) first"
+    )
 
 
 def _ensure_import_job(
     pz: PersonalizeClient, run: Run, kind: DataKind, dataset: Any, role_arn: str | None
 ) -> Any:
-    """The import job of this file version into this dataset: the one already running or done, else a
-    new attempt. A job counts only if it was created for the current dataset: a dataset deleted by a
-    cleanup and created again has the same ARN, and its old jobs are still listed. A job that failed
-    in an earlier run is replaced; one that failed during this run fails the run."""
+    """The import job of this file version into this dataset. A job counts only if it was created for
+    the current dataset: a dataset deleted by a cleanup and created again has the same ARN, and its
+    old jobs are still listed."""
     experiment, data = run.config.experiment, run.files[kind]
-    candidates = {
-        names.import_job(experiment, kind, data.version, attempt): attempt
-        for attempt in range(1, MAX_IMPORT_ATTEMPTS + 1)
-    }
-    ours = [
-        job
-        for page in pz.get_paginator("list_dataset_import_jobs").paginate(datasetArn=dataset["datasetArn"])
-        for job in page["datasetImportJobs"]
-        if job["jobName"] in candidates
-    ]
-    current = [job for job in ours if _since(job.get("creationDateTime"), dataset["creationDateTime"])]
-    latest = max(current, key=lambda job: job["creationDateTime"], default=None)
-    if latest is not None and (
-        latest["status"] not in FAILED_STATUSES or _since(latest.get("creationDateTime"), run.started_at)
-    ):
-        return pz.describe_dataset_import_job(datasetImportJobArn=latest["datasetImportJobArn"])[
-            "datasetImportJob"
+    attempts = [names.import_job(experiment, kind, data.version, a) for a in range(1, MAX_ATTEMPTS + 1)]
+
+    def existing() -> list[dict[str, Any]]:
+        return [
+            {**job, "name": job["jobName"]}
+            for page in pz.get_paginator("list_dataset_import_jobs").paginate(
+                datasetArn=dataset["datasetArn"]
+            )
+            for job in page["datasetImportJobs"]
+            if job["jobName"] in attempts
         ]
-    taken = {job["jobName"] for job in ours}
-    for job_name in (name for name in candidates if name not in taken):
+
+    def create(job_name: str) -> str:
         params: dict[str, Any] = {
             "jobName": job_name,
             "datasetArn": dataset["datasetArn"],
@@ -262,18 +292,18 @@ def _ensure_import_job(
         }
         if role_arn:
             params["roleArn"] = role_arn
-        try:
-            arn = pz.create_dataset_import_job(**params)["datasetImportJobArn"]
-        except ClientError as error:
-            # A name used by a job this listing does not show (another dataset's); try the next.
-            if error.response.get("Error", {}).get("Code") != "ResourceAlreadyExistsException":
-                raise
-            continue
-        return pz.describe_dataset_import_job(datasetImportJobArn=arn)["datasetImportJob"]
-    raise ResourceLimitError(
-        f"{MAX_IMPORT_ATTEMPTS} import jobs of {data.uri} exist already; clean up the experiment "
-        f"(sweep cleanup --experiment {experiment}) or upload the file again"
+        return pz.create_dataset_import_job(**params)["datasetImportJobArn"]
+
+    arn = _current_attempt(
+        attempts,
+        existing,
+        create,
+        current=lambda job: _since(job.get("creationDateTime"), dataset["creationDateTime"]),
+        started=run.started_at,
+        arn_field="datasetImportJobArn",
+        what=f"the import of {data.uri}",
     )
+    return pz.describe_dataset_import_job(datasetImportJobArn=arn)["datasetImportJob"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -329,32 +359,44 @@ def ensure_solution(pz: PersonalizeClient, level: LevelState, policy: WaitPolicy
 
 
 def ensure_solution_version(pz: PersonalizeClient, level: LevelState, policy: WaitPolicy) -> VersionState:
-    """One FULL version per data fingerprint: a retried task or an identical rerun trains nothing new."""
+    """One FULL version per data fingerprint: a retried task or an identical rerun trains nothing new;
+    a rerun after a failed or stopped training trains the next attempt."""
     solution_arn = _require(level.solution.solution_arn, "solutionArn")
-    name = names.solution_version(level.run.config.experiment, level.sensitivity, level.run.fingerprint)
+    run = level.run
+    attempts = [
+        names.solution_version(run.config.experiment, level.sensitivity, run.fingerprint, attempt)
+        for attempt in range(1, MAX_ATTEMPTS + 1)
+    ]
     with service_errors():
-        arn = level.version.solution_version_arn or _describe_or_create(
-            lambda: _find_version(pz, solution_arn, name),
-            lambda: pz.create_solution_version(solutionArn=solution_arn, name=name, trainingMode="FULL")[
+        arn = level.version.solution_version_arn or _current_attempt(
+            attempts,
+            lambda: _versions_named(pz, solution_arn, set(attempts)),
+            lambda name: pz.create_solution_version(solutionArn=solution_arn, name=name, trainingMode="FULL")[
                 "solutionVersionArn"
             ],
-            "solutionVersionArn",
+            # Versions are deleted with their solution, so every listed one belongs to it.
+            current=lambda _version: True,
+            started=run.started_at,
+            arn_field="solutionVersionArn",
+            what=f"the {level.sensitivity} training",
         )
         version = pz.describe_solution_version(solutionVersionArn=arn)["solutionVersion"]
+    name = version.get("name") or arn
     return VersionState(
         solution_version_arn=arn,
         poll=_track(level.version.poll, version, "Solution version", arn, policy, f"Training of {name}"),
     )
 
 
-def _find_version(pz: PersonalizeClient, solution_arn: str, name: str) -> Any:
+def _versions_named(pz: PersonalizeClient, solution_arn: str, wanted: set[str]) -> list[dict[str, Any]]:
     # The summaries carry no name; a solution holds a handful of versions, so describing each is cheap.
+    found = []
     for page in pz.get_paginator("list_solution_versions").paginate(solutionArn=solution_arn):
         for summary in page["solutionVersions"]:
-            arn = summary["solutionVersionArn"]
-            if pz.describe_solution_version(solutionVersionArn=arn)["solutionVersion"].get("name") == name:
-                return {"solutionVersionArn": arn}
-    return None
+            version = pz.describe_solution_version(solutionVersionArn=summary["solutionVersionArn"])
+            if version["solutionVersion"].get("name") in wanted:
+                found.append(dict(version["solutionVersion"]))
+    return found
 
 
 def deploy_campaign(pz: PersonalizeClient, level: LevelState, policy: WaitPolicy) -> CampaignState:
@@ -376,6 +418,14 @@ def deploy_campaign(pz: PersonalizeClient, level: LevelState, policy: WaitPolicy
     with service_errors():
         arn = level.campaign.campaign_arn or _describe_or_create(find, create, "campaignArn")
         campaign = _describe_campaign(pz, arn)
+        if (
+            campaign is not None
+            and campaign["status"] in FAILED_STATUSES
+            and not _since(campaign.get("creationDateTime"), level.run.started_at)
+        ):
+            # Failed in an earlier run: replace it (the next calls wait for the deletion, then create).
+            pz.delete_campaign(campaignArn=arn)
+            campaign = {"status": "DELETE PENDING"}
         if campaign is None or campaign["status"].startswith("DELETE"):
             # A campaign of the same name is still being deleted (an earlier run's keep option or a
             # cleanup): wait for it to go, then create the new one on the next call.
@@ -413,6 +463,9 @@ def _campaign_progress(
     started = level.run.started_at
     update = campaign.get("latestCampaignUpdate") or {}
     _check_failed(campaign["status"], "Campaign", arn, campaign.get("failureReason"))
+    if update and update["status"] in FAILED_STATUSES and not _since(update.get("creationDateTime"), started):
+        # An update that failed in an earlier run is not this run's: decide again from what is served.
+        update = {}
     if update:
         _check_failed(update["status"], "Update of campaign", arn, update.get("failureReason"))
     target = update.get("solutionVersionArn") or campaign["solutionVersionArn"]

@@ -3,16 +3,21 @@ environment template.yaml gives each function, and the AWS clients (created once
 
 from __future__ import annotations
 
+import functools
 import os
 import warnings
+from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING, Any, Protocol
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from botocore.config import Config
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
+from botocore.exceptions import HTTPClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from sweep_core.errors import TransientServiceError
 from sweep_core.models import ALL_SENSITIVITIES, Sensitivity
 from sweep_core.steps import LevelRequest, LevelState, WaitPolicy
 
@@ -88,6 +93,26 @@ def s3() -> S3Client:
 @cache
 def sns() -> SNSClient:
     return boto3.client("sns", config=_CLIENT_CONFIG)
+
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+def step_handler(handler: Handler) -> Handler:
+    """What every step's handler is wrapped in: Powertools' logger (the Lambda context on every line),
+    tracer and metrics, and one translation — a call whose answer was lost after the SDK's retries
+    becomes TransientServiceError, the error the state machine retries."""
+
+    @functools.wraps(handler)
+    def call(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        try:
+            return handler(event, context)
+        except (BotocoreConnectionError, HTTPClientError) as error:
+            raise TransientServiceError(f"{type(error).__name__}: {error}") from error
+
+    wrapped = metrics.log_metrics(capture_cold_start_metric=True)(call)
+    wrapped = tracer.capture_lambda_handler(wrapped)
+    return logger.inject_lambda_context(log_event=False, clear_state=True)(wrapped)
 
 
 class _LevelOperation(Protocol):
