@@ -22,6 +22,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         runtime.s3(),
         request,
         runtime.settings().bucket_name,
+        runtime.settings().stack_name,
     )
     _publish_level_metrics(report)
     logger.info("report written", extra={"reportUris": result.report_uris})

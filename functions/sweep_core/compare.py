@@ -5,17 +5,23 @@ deletes."""
 from __future__ import annotations
 
 import csv
+import json
+import math
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
+
 from sweep_core import __version__, names
-from sweep_core.errors import NoActiveLevelError, readable_cause
-from sweep_core.personalize import service_errors
+from sweep_core.errors import NoActiveLevelError, ResourceLimitError, readable_cause
+from sweep_core.keep import cleanup_command
+from sweep_core.personalize import describe_campaign, service_errors
 from sweep_core.report import build_report, execution_summary, render_html, render_markdown, summary
 from sweep_core.report.model import ComparisonInput, LevelError, LevelOutcome, Report
-from sweep_core.s3 import S3Location, open_stream, put_text, text_lines
+from sweep_core.s3 import S3Location, exists, open_stream, put_text, read_json, text_lines
 from sweep_core.steps import CompareRequest, CompareResult, LevelRecord, Run
 
 if TYPE_CHECKING:
@@ -25,6 +31,18 @@ if TYPE_CHECKING:
 
 # GetRecommendations calls in flight at once: enough to hide latency, well under the campaigns' TPS burst.
 _PARALLEL_CALLS = 8
+# A level is compared on the users whose lists could be fetched, if they are at least this share of the
+# report users (docs/workflow.md); fewer, and the comparison waits and tries again.
+MIN_ANSWERED_SHARE = 0.5
+# What a user's call may fail with, after the SDK's retries, for the user to be left out.
+_GIVE_UP_CODES = (
+    "ThrottlingException",
+    "LimitExceededException",
+    "TooManyRequestsException",
+    "InternalFailure",
+)
+# Campaign states that bill nothing.
+_NOT_LIVE = ("CREATE FAILED", "DELETE PENDING", "DELETE IN_PROGRESS")
 
 
 def compare(
@@ -33,8 +51,9 @@ def compare(
     s3: S3Client,
     request: CompareRequest,
     bucket: str,
+    stack: str,
 ) -> tuple[CompareResult, Report]:
-    inp = gather(pz, runtime, s3, request.run, request.levels, request.finished_at)
+    inp = gather(pz, runtime, s3, request.run, request.levels, request.finished_at, bucket, stack)
     report = build_report(inp)
     prefix = names.report_prefix(request.run.config.experiment, request.run.execution_name)
     uris = write_report(s3, bucket, prefix, report)
@@ -60,27 +79,23 @@ def gather(
     run: Run,
     records: list[LevelRecord],
     finished_at: datetime | None,
+    bucket: str,
+    stack: str,
 ) -> ComparisonInput:
     config = run.config
     with service_errors():
         levels = [_outcome(pz, record) for record in records]
     users = report_users(s3, run)
-    serving = [level for level in levels if level.status == "ACTIVE" and level.campaign_arn]
-    jobs = [(level.sensitivity, level.campaign_arn or "", user) for level in serving for user in users]
-
-    def top_k(job: tuple[str, str, str]) -> list[str]:
-        _, campaign_arn, user = job
-        with service_errors():
-            response = runtime.get_recommendations(
-                campaignArn=campaign_arn, userId=user, numResults=config.num_results
-            )
-        return [item["itemId"] for item in response.get("itemList", []) if "itemId" in item]
-
-    with ThreadPoolExecutor(max_workers=_PARALLEL_CALLS) as pool:
-        lists = list(pool.map(top_k, jobs))
     recommendations: dict[str, dict[str, list[str]]] = {}
-    for (sensitivity, _, user), items in zip(jobs, lists, strict=True):
-        recommendations.setdefault(sensitivity, {})[user] = items
+    dropped: dict[str, int] = {}
+    for level in levels:
+        if level.status != "ACTIVE" or not level.campaign_arn:
+            continue
+        lists = _level_lists(runtime, s3, S3Location(bucket, names.level_result_key(
+            config.experiment, run.execution_name, level.sensitivity
+        )), level, users, config.num_results)  # fmt: skip
+        recommendations[level.sensitivity] = lists
+        dropped[level.sensitivity] = len(users) - len(lists)
     listed = {item for per_user in recommendations.values() for items in per_user.values() for item in items}
     return ComparisonInput.model_validate(
         {
@@ -93,11 +108,53 @@ def gather(
             "dataset": run.dataset,
             "levels": levels,
             "recommendations": recommendations,
+            "droppedUsers": dropped,
             "itemObjective": item_objective(s3, config.items, config.objective, listed),
             "itemTitles": item_titles(s3, config.titles, listed) if config.titles else {},
             "versions": {"objectiveSweep": __version__, "recipe": config.recipe},
+            "cleanupCommand": cleanup_command(config.experiment, stack),
         }
     )
+
+
+def _level_lists(
+    runtime: PersonalizeRuntimeClient,
+    s3: S3Client,
+    saved: S3Location,
+    level: LevelOutcome,
+    users: list[str],
+    k: int,
+) -> dict[str, list[str]]:
+    """The level's top-K list per user: from this execution's earlier attempt if it got that far,
+    otherwise fetched and then saved, so a retried comparison does not ask every campaign again. A
+    user the campaign keeps refusing (throttled past the SDK's retries) is left out; too few users
+    left and the level is not compared yet: ResourceLimitError, which the state machine retries."""
+    if exists(s3, saved):
+        return dict(read_json(s3, saved)["lists"])
+    campaign_arn = level.campaign_arn or ""
+
+    def top_k(user: str) -> list[str] | None:
+        try:
+            response = runtime.get_recommendations(campaignArn=campaign_arn, userId=user, numResults=k)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") not in _GIVE_UP_CODES:
+                raise
+            return None
+        except (BotocoreConnectionError, HTTPClientError):
+            return None
+        return [item["itemId"] for item in response.get("itemList", []) if "itemId" in item]
+
+    with ThreadPoolExecutor(max_workers=_PARALLEL_CALLS) as pool:
+        answers = list(pool.map(top_k, users))
+    lists = {user: items for user, items in zip(users, answers, strict=True) if items is not None}
+    needed = math.ceil(MIN_ANSWERED_SHARE * len(users))
+    if len(lists) < needed:
+        raise ResourceLimitError(
+            f"{level.sensitivity}: only {len(lists)} of {len(users)} report users got recommendations "
+            f"(the campaign throttled the rest); at least {needed} are needed to compare the level"
+        )
+    put_text(s3, saved, json.dumps({"lists": lists}), "application/json")
+    return lists
 
 
 def _outcome(pz: PersonalizeClient, record: LevelRecord) -> LevelOutcome:
@@ -106,6 +163,9 @@ def _outcome(pz: PersonalizeClient, record: LevelRecord) -> LevelOutcome:
             sensitivity=record.sensitivity,
             status="FAILED",
             solution_arn=record.solution_arn,
+            solution_version_arn=record.solution_version_arn,
+            # A campaign the level created before it failed bills like any other, if it is up.
+            campaign_arn=record.campaign_arn if _is_live(pz, record.campaign_arn) else None,
             error=LevelError(error=record.error or "UnknownError", cause=readable_cause(record.cause or "")),
         )
     metrics = pz.get_solution_metrics(solutionVersionArn=record.solution_version_arn).get("metrics", {})
@@ -120,6 +180,13 @@ def _outcome(pz: PersonalizeClient, record: LevelRecord) -> LevelOutcome:
         training_hours=version.get("trainingHours"),
         deployment=record.deployment,
     )
+
+
+def _is_live(pz: PersonalizeClient, campaign_arn: str | None) -> bool:
+    if not campaign_arn:
+        return False
+    campaign = describe_campaign(pz, campaign_arn)
+    return campaign is not None and campaign["status"] not in _NOT_LIVE
 
 
 def _rows(s3: S3Client, uri: str) -> Iterator[dict[str, str]]:

@@ -53,6 +53,16 @@ def campaign(experiment: str, sensitivity: Sensitivity) -> str:
     return f"{experiment}-{sensitivity.lower()}"
 
 
+def lease_key(experiment: str) -> str:
+    """S3 key of the lease that lets one execution of an experiment run at a time."""
+    return f"runs/{experiment}/lease.json"
+
+
+def level_result_key(experiment: str, execution_name: str, sensitivity: Sensitivity) -> str:
+    """Where CompareSolutions keeps a level's lists once fetched, so a retry does not fetch them again."""
+    return f"{report_prefix(experiment, execution_name)}levels/{sensitivity}.json"
+
+
 def run_claim_key(experiment: str, object_key: str, object_version: str) -> str:
     """S3 key that marks an uploaded run file's version as started by one execution."""
     return f"runs/{experiment}/claims/{digest(object_key, object_version)}.json"

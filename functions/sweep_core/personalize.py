@@ -244,7 +244,7 @@ def _current_attempt(
     ours = [resource for resource in found if current(resource)]
     latest = max(ours, key=lambda resource: resource["creationDateTime"], default=None)
     if latest is not None and (
-        latest["status"] not in FAILED_STATUSES or _since(latest.get("creationDateTime"), started)
+        latest["status"] not in FAILED_STATUSES or since(latest.get("creationDateTime"), started)
     ):
         return str(latest[arn_field])
     taken = {resource["name"] for resource in found}
@@ -298,7 +298,7 @@ def _ensure_import_job(
         attempts,
         existing,
         create,
-        current=lambda job: _since(job.get("creationDateTime"), dataset["creationDateTime"]),
+        current=lambda job: since(job.get("creationDateTime"), dataset["creationDateTime"]),
         started=run.started_at,
         arn_field="datasetImportJobArn",
         what=f"the import of {data.uri}",
@@ -417,11 +417,11 @@ def deploy_campaign(pz: PersonalizeClient, level: LevelState, policy: WaitPolicy
 
     with service_errors():
         arn = level.campaign.campaign_arn or _describe_or_create(find, create, "campaignArn")
-        campaign = _describe_campaign(pz, arn)
+        campaign = describe_campaign(pz, arn)
         if (
             campaign is not None
             and campaign["status"] in FAILED_STATUSES
-            and not _since(campaign.get("creationDateTime"), level.run.started_at)
+            and not since(campaign.get("creationDateTime"), level.run.started_at)
         ):
             # Failed in an earlier run: replace it (the next calls wait for the deletion, then create).
             pz.delete_campaign(campaignArn=arn)
@@ -445,7 +445,7 @@ def deploy_campaign(pz: PersonalizeClient, level: LevelState, policy: WaitPolicy
     )
 
 
-def _describe_campaign(pz: PersonalizeClient, arn: str) -> Any:
+def describe_campaign(pz: PersonalizeClient, arn: str) -> Any:
     try:
         return pz.describe_campaign(campaignArn=arn)["campaign"]
     except ClientError as error:
@@ -463,7 +463,7 @@ def _campaign_progress(
     started = level.run.started_at
     update = campaign.get("latestCampaignUpdate") or {}
     _check_failed(campaign["status"], "Campaign", arn, campaign.get("failureReason"))
-    if update and update["status"] in FAILED_STATUSES and not _since(update.get("creationDateTime"), started):
+    if update and update["status"] in FAILED_STATUSES and not since(update.get("creationDateTime"), started):
         # An update that failed in an earlier run is not this run's: decide again from what is served.
         update = {}
     if update:
@@ -473,9 +473,9 @@ def _campaign_progress(
     status = f"campaign {campaign['status']}" + (f", update {update['status']}" if update else "")
 
     if target == new_version:
-        if _since(campaign.get("creationDateTime"), started):
+        if since(campaign.get("creationDateTime"), started):
             decision = DeploymentDecision(action="created", reason="new campaign on the new solution version")
-        elif update and _since(update.get("creationDateTime"), started):
+        elif update and since(update.get("creationDateTime"), started):
             # The poll that started the update knew why (e.g. the gate's numbers); keep its words.
             previous = level.campaign.deployment
             decision = (
@@ -530,7 +530,7 @@ def quality_gate(pz: PersonalizeClient, level: LevelState, served: str, candidat
     )
 
 
-def _since(moment: datetime | None, started: datetime) -> bool:
+def since(moment: datetime | None, started: datetime) -> bool:
     return moment is not None and moment >= started
 
 
@@ -551,7 +551,7 @@ def delete_campaigns(pz: PersonalizeClient, campaign_arns: list[str]) -> tuple[l
     gone: list[str] = []
     with service_errors():
         for arn in campaign_arns:
-            campaign = _describe_campaign(pz, arn)
+            campaign = describe_campaign(pz, arn)
             # Gone, or already being deleted (a retried task, an earlier run): nothing left to ask for.
             if campaign is None or campaign["status"].startswith("DELETE"):
                 gone.append(arn)

@@ -5,17 +5,19 @@ data before anything is created in Personalize."""
 from __future__ import annotations
 
 import json
+import posixpath
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
 from pydantic import ValidationError
 
 from sweep_core import names
-from sweep_core.errors import InvalidInputError, Problem
+from sweep_core.errors import ExperimentBusyError, InvalidInputError, Problem
 from sweep_core.models import RunConfig
 from sweep_core.report.model import DatasetFacts
 from sweep_core.runtime import Settings
-from sweep_core.s3 import S3Location, claim, object_version, open_stream, resolve
+from sweep_core.s3 import S3Location, claim, object_version, open_stream, release_lease, resolve, take_lease
 from sweep_core.schemas import build_schema, schema_json
 from sweep_core.steps import DataFile, PrepareRunRequest, PrepareRunResult, Run, Trigger
 from sweep_core.validation import validate_inputs
@@ -24,6 +26,9 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 RUN_FILE_NAME = "sweep.json"
+# How long an experiment's lease holds if its execution never releases it: past the longest run the
+# state machine allows (the wait budgets add up to 34 h; tests/unit/test_definition.py checks).
+LEASE_TTL = timedelta(hours=36)
 RUN_FILE_FIX = "write the run file as a RunConfig JSON object (see schema/run-config.schema.json)"
 _PATH_FIELDS = ("interactions", "items", "users", "titles")
 
@@ -47,6 +52,25 @@ def prepare_run(s3: S3Client, request: PrepareRunRequest, settings: Settings) ->
         if owner != request.execution_arn:
             return PrepareRunResult(duplicate=True, duplicate_of=owner)
 
+    lease = S3Location(settings.bucket_name, names.lease_key(config.experiment))
+    holder = take_lease(s3, lease, request.execution_arn, datetime.now(UTC), LEASE_TTL)
+    if holder.owner != request.execution_arn:
+        raise ExperimentBusyError(
+            f"experiment {config.experiment} is already running: {holder.owner}. This execution created "
+            "nothing; start it again once that one has ended (its lease lapses at "
+            f"{holder.expires_at:%Y-%m-%d %H:%M} UTC if it never ends cleanly)."
+        )
+    try:
+        return PrepareRunResult(run=_validated_run(s3, request, config, trigger, run_file))
+    except BaseException:
+        # Nothing was created: the next run of the experiment must not wait for this one's lease.
+        release_lease(s3, lease, request.execution_arn)
+        raise
+
+
+def _validated_run(
+    s3: S3Client, request: PrepareRunRequest, config: RunConfig, trigger: Trigger, run_file: S3Location | None
+) -> Run:
     files = {
         kind: _data_file(s3, getattr(config, kind), kind) for kind in _PATH_FIELDS if getattr(config, kind)
     }
@@ -58,7 +82,7 @@ def prepare_run(s3: S3Client, request: PrepareRunRequest, settings: Settings) ->
     if config.users and summary.users_columns:
         schemas["users"] = schema_json(build_schema("users", summary.users_columns))
     imported = [files[kind].version for kind in ("interactions", "items", "users") if kind in files]
-    run = Run(
+    return Run(
         config=config,
         execution_arn=request.execution_arn,
         execution_name=request.execution_name,
@@ -70,7 +94,6 @@ def prepare_run(s3: S3Client, request: PrepareRunRequest, settings: Settings) ->
         dataset=DatasetFacts(interactions=summary.interactions, users=summary.users, items=summary.items),
         schemas=schemas,
     )
-    return PrepareRunResult(run=run)
 
 
 def _normalise(
@@ -193,23 +216,46 @@ def _validated_config(raw: dict[str, Any], settings: Settings, where: str) -> Ru
 
 
 def _resolve_paths(config: RunConfig, bucket: str, run_file: S3Location | None) -> RunConfig:
+    """Every path as an s3:// URI, inside the project bucket (the functions may read nothing else) and,
+    for a run file, inside the run file's own folder (experiments/<name>/): one experiment's run file
+    cannot make a run read another's data."""
     resolved: dict[str, str] = {}
     problems: list[Problem] = []
+    where = run_file.uri if run_file else "the execution input"
+    folder = posixpath.dirname(run_file.key) + "/" if run_file else ""
     for field in _PATH_FIELDS:
         value = getattr(config, field)
         if value is None:
             continue
         try:
-            resolved[field] = resolve(value, bucket=bucket, base=run_file).uri
+            location = resolve(value, bucket=bucket, base=run_file)
         except ValueError as error:
             problems.append(
                 Problem(
-                    file=run_file.uri if run_file else "the execution input",
-                    column=field,
-                    message=str(error),
-                    fix="give s3://BUCKET/KEY or a key relative to the run file",
+                    where, str(error), "give s3://BUCKET/KEY or a key relative to the run file", column=field
                 )
             )
+            continue
+        if location.bucket != bucket:
+            problems.append(
+                Problem(
+                    where,
+                    f"{value} is in bucket {location.bucket}, not in the project bucket {bucket}",
+                    f"upload the file to s3://{bucket}/{folder} and name it there",
+                    column=field,
+                )
+            )
+        elif not location.key.startswith(folder):
+            problems.append(
+                Problem(
+                    where,
+                    f"{value} is outside the run file's folder {folder}",
+                    f"put the file in s3://{bucket}/{folder} beside the run file",
+                    column=field,
+                )
+            )
+        else:
+            resolved[field] = location.uri
     if problems:
         raise InvalidInputError(problems)
     return config.model_copy(update=resolved)

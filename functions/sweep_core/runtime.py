@@ -51,6 +51,7 @@ class Settings(BaseModel):
     default_sensitivities: list[Sensitivity] = Field(
         default_factory=lambda: list(ALL_SENSITIVITIES), alias="DEFAULT_SENSITIVITIES"
     )
+    stack_name: str = Field(default="objective-sweep", alias="STACK_NAME")
 
     @field_validator("default_sensitivities", mode="before")
     @classmethod

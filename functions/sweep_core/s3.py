@@ -6,11 +6,15 @@ from __future__ import annotations
 import codecs
 import json
 import posixpath
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from botocore.exceptions import ClientError
+
+from sweep_core.errors import TransientServiceError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -86,18 +90,79 @@ def put_text(s3: S3Client, location: S3Location, text: str, content_type: str) -
     )
 
 
-def claim(s3: S3Client, location: S3Location, owner: str) -> str:
+# Conditional writes: 412 when the key exists; 409 when another conditional write to the same key is
+# in flight (S3 user guide, "Conditional writes"), which is worth another try.
+_EXISTS = ("PreconditionFailed", "412")
+_CONFLICT = ("ConditionalRequestConflict", "409")
+_CLAIM_TRIES = 6
+
+
+def claim(
+    s3: S3Client,
+    location: S3Location,
+    owner: str,
+    *,
+    body: dict[str, Any] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> str:
     """Create the claim object unless it exists (If-None-Match); return whoever owns the claim."""
-    try:
-        s3.put_object(
-            Bucket=location.bucket,
-            Key=location.key,
-            Body=json.dumps({"owner": owner}).encode("utf-8"),
-            ContentType="application/json",
-            IfNoneMatch="*",
-        )
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") not in ("PreconditionFailed", "412"):
-            raise
-        return str(read_json(s3, location)["owner"])
-    return owner
+    document = json.dumps({"owner": owner, **(body or {})}).encode("utf-8")
+    for attempt in range(_CLAIM_TRIES):
+        try:
+            s3.put_object(
+                Bucket=location.bucket,
+                Key=location.key,
+                Body=document,
+                ContentType="application/json",
+                IfNoneMatch="*",
+            )
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code")
+            if code in _EXISTS:
+                return str(read_json(s3, location)["owner"])
+            if code not in _CONFLICT:
+                raise
+            sleep(0.05 * 2**attempt)
+            continue
+        return owner
+    raise TransientServiceError(
+        f"{location.uri}: concurrent writes kept conflicting; the step will be retried"
+    )
+
+
+@dataclass(frozen=True)
+class Lease:
+    """Who runs an experiment now, and until when the claim holds if never released."""
+
+    owner: str
+    expires_at: datetime
+
+
+def take_lease(s3: S3Client, location: S3Location, owner: str, now: datetime, ttl: timedelta) -> Lease:
+    """Hold the lease unless another execution holds one that has not expired; returns the holder.
+    An expired lease (its execution never released it) is taken over."""
+    for _ in range(2):
+        holder = claim(s3, location, owner, body={"expiresAt": (now + ttl).isoformat()})
+        if holder == owner:
+            return Lease(owner, now + ttl)
+        lease = read_json(s3, location)
+        expires = datetime.fromisoformat(str(lease["expiresAt"]))
+        if expires > now:
+            return Lease(str(lease["owner"]), expires)
+        s3.delete_object(Bucket=location.bucket, Key=location.key)
+    return Lease(str(read_json(s3, location)["owner"]), now + ttl)
+
+
+def exists(s3: S3Client, location: S3Location) -> bool:
+    """Whether the object exists, asked by listing its key as a prefix: roles allowed to list only
+    one prefix of the bucket (s3:prefix) can ask, where a GET of a missing key would answer 403."""
+    listed = s3.list_objects_v2(Bucket=location.bucket, Prefix=location.key, MaxKeys=1).get("Contents", [])
+    return any(item["Key"] == location.key for item in listed)
+
+
+def release_lease(s3: S3Client, location: S3Location, owner: str) -> bool:
+    """Give the lease up if `owner` holds it; returns whether it did."""
+    if not exists(s3, location) or read_json(s3, location).get("owner") != owner:
+        return False
+    s3.delete_object(Bucket=location.bucket, Key=location.key)
+    return True

@@ -154,21 +154,43 @@ class CompareResult(_Model):
 
 
 class ApplyKeepRequest(_Model):
-    experiment: str
+    """After the comparison: delete the campaigns it decided `keep` does not keep."""
+
+    run: Run
     delete_campaign_arns: list[str]
+
+
+class SettleRequest(_Model):
+    """After a failure: the whole state, whatever it holds by then (the run, maybe the comparison)."""
+
+    state: dict[str, Any]
+
+
+class Billing(_Model):
+    """A campaign of the run still billing after ApplyKeep, and what it costs."""
+
+    sensitivity: Sensitivity
+    campaign_arn: str
+    status: str
+    min_provisioned_tps: int = Field(alias="minProvisionedTPS")
+    monthly_usd: float
 
 
 class ApplyKeepResult(_Model):
     deleted: list[str]
     already_gone: list[str]
+    billing: list[Billing] = Field(default_factory=list)
+    cleanup: str = Field(default="", description="The command that removes everything of the experiment.")
 
 
 class NotifyRequest(_Model):
-    """Success carries the report summary; failure carries the Catch's Error/Cause."""
+    """Success carries the report summary and the run; failure carries the whole state (the Catch's
+    Error/Cause in `failure`, and what settling the run's campaigns left billing in `keep`)."""
 
     subject: str | None = None
     message: str | None = None
-    failure: dict[str, Any] | None = None
+    run: Run | None = None
+    state: dict[str, Any] | None = None
     execution_arn: str
 
 

@@ -183,7 +183,9 @@ class Authorizer:
         }
         caller = Principal(arn=session.arn, account=self.account)
         decision = evaluate(
-            Request(caller, action, resource, values), (*session.role.policies, *resource_policy)
+            # The role's policies as they are now: a policy changed after the session began applies at once.
+            Request(caller, action, resource, values),
+            (*self.role(session.role.arn).policies, *resource_policy),
         )
         reason = _refusal(decision, resource_policy, action)
         granted = Decision(allowed=True)

@@ -134,8 +134,14 @@ class AuthorizationPatch(MotoPatch):
         if resource == "*":
             resource = _resource(response, service, operation, region, self.authorizer.account)
         policy = self._resource_policy(resource) if is_s3 else ()
+        # The condition key a ListBucket request carries: the prefix it lists.
+        context = (
+            {"s3:prefix": str(response.querystring.get("prefix", [""])[0])}
+            if action == "s3:ListBucket"
+            else {}
+        )
         try:
-            self.authorizer.check(key, action, resource, resource_policy=policy)
+            self.authorizer.check(key, action, resource, context=context, resource_policy=policy)
             if is_s3 and action == "s3:GetObject" and not self._object_exists(resource):
                 # S3 answers a missing object with 404 only to callers allowed to list the bucket;
                 # everyone else gets 403, so that a key's existence does not leak.

@@ -177,15 +177,15 @@ def test_step_handlers_answer_what_the_state_machine_selects(
     become("ApplyKeepFunction")
     keep = handler("apply_keep")
     arn = level.campaign.campaign_arn
-    assert keep({"experiment": "contract-handlers", "deleteCampaignArns": [arn]}, Context()) == {
-        "deleted": [arn],
-        "alreadyGone": [],
-    }
+    selector = ASL["States"]["ApplyKeep"]["ResultSelector"]
+    run_json = run.model_dump(mode="json", by_alias=True)
+    kept = _select(selector, keep({"run": run_json, "deleteCampaignArns": [arn]}, Context()))
+    assert (kept["deleted"], kept["alreadyGone"]) == ([arn], [])
+    assert kept["billing"] == [], "the only campaign is being deleted"
+    assert kept["cleanup"] == "sweep cleanup --experiment contract-handlers --stack objective-sweep"
     gone = arn.replace("contract-handlers-low", "contract-handlers-none") if arn else ""
-    assert keep({"experiment": "contract-handlers", "deleteCampaignArns": [gone]}, Context()) == {
-        "deleted": [],
-        "alreadyGone": [gone],
-    }
+    again = _select(selector, keep({"run": run_json, "deleteCampaignArns": [gone]}, Context()))
+    assert (again["deleted"], again["alreadyGone"]) == ([], [gone])
 
 
 def test_a_malformed_event_is_rejected_before_any_call(lambda_env: None) -> None:

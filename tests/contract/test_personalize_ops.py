@@ -197,6 +197,7 @@ def test_compare_writes_the_report_and_lists_campaigns_to_delete(
         clients["s3"],
         CompareRequest(run=run, levels=records),
         BUCKET,
+        "objective-sweep",
     )
     assert set(result.report_uris) == {"json", "markdown", "html"}
     for uri in result.report_uris.values():

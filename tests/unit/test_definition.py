@@ -63,8 +63,34 @@ def test_every_task_is_a_lambda_invoke_with_timeout_retry_and_catch(
         assert issubclass(getattr(errors, error), errors.SweepError), f"{error} is not in sweep_core.errors"
     catch = state["Catch"][0]
     assert catch["ErrorEquals"] == ["States.ALL"]
-    expected = {"top": "NotifyFailure", "TrainLevels": "LevelFailed"}[scope]
-    assert catch["Next"] in (expected, "RunFailed")
+    assert catch["Next"] == CATCH_TARGETS.get(
+        name, "LevelFailed" if scope == "TrainLevels" else "AfterFailure"
+    )
+
+
+# Where a failure goes: before PrepareRun has a run nothing exists; once campaigns are settled (or the
+# settling itself failed) only the notice remains; the notice's own failure ends the run.
+CATCH_TARGETS = {
+    "PrepareRun": "NotifyFailure",
+    "SettleAfterFailure": "NotifyFailure",
+    "Notify": "NotifyFailure",
+    "NotifyFailure": "RunFailed",
+}
+
+
+def test_every_failure_after_the_run_exists_settles_its_campaigns_before_the_notice() -> None:
+    states = ASL["States"]
+    after = states["AfterFailure"]
+    assert after["Choices"] == [{"Variable": "$.run", "IsPresent": True, "Next": "SettleAfterFailure"}]
+    assert after["Default"] == "NotifyFailure"
+    settle = states["SettleAfterFailure"]
+    assert settle["Parameters"]["Payload"] == {"state.$": "$"}
+    assert settle["ResultPath"] == "$.keep"
+    assert settle["Next"] == "NotifyFailure"
+    assert states["NotifyFailure"]["Parameters"]["Payload"]["state.$"] == "$"
+    # Everything between PrepareRun and the comparison's ApplyKeep that can fail goes through it.
+    for name in ("ImportDatasets", "TrainLevels", "CompareSolutions", "ApplyKeep"):
+        assert [c["Next"] for c in states[name]["Catch"]] == ["AfterFailure"], name
 
 
 def test_personalize_steps_retry_limits_and_busy_resources_with_backoff() -> None:
@@ -102,12 +128,34 @@ def test_the_fan_out_keeps_within_personalize_campaign_quota() -> None:
     assert train["ItemsPath"] == "$.run.config.sensitivities"
     assert 1 <= train["MaxConcurrency"] <= 5
     failed = train["ItemProcessor"]["States"]["LevelFailed"]["Parameters"]
+    # A failed level keeps every ARN it created: what it left billing must still be found.
     assert failed == {
         "sensitivity.$": "$.sensitivity",
         "status": "FAILED",
+        "solutionArn.$": "$.solution.solutionArn",
+        "solutionVersionArn.$": "$.version.solutionVersionArn",
+        "campaignArn.$": "$.campaign.campaignArn",
         "error.$": "$.failure.Error",
         "cause.$": "$.failure.Cause",
     }
+    # The paths exist from the start, so a level failing at its first step records nulls.
+    assert {key: train["ItemSelector"][key] for key in ("solution", "version", "campaign")} == {
+        "solution": {"solutionArn": None},
+        "version": {"solutionVersionArn": None},
+        "campaign": {"campaignArn": None},
+    }
+
+
+def test_the_experiment_lease_outlasts_the_longest_run() -> None:
+    from sweep_core.prepare import LEASE_TTL
+
+    budgets = [
+        state["Parameters"]["Payload"]["wait"]["budgetSeconds"]
+        for _, _, state in TASKS
+        if "wait" in state["Parameters"]["Payload"]
+    ]
+    task_seconds = sum(state["TimeoutSeconds"] for _, _, state in TASKS)
+    assert LEASE_TTL.total_seconds() > sum(budgets) + task_seconds
 
 
 def test_failure_ends_in_a_fail_state_carrying_the_real_error() -> None:

@@ -25,21 +25,61 @@ def test_failure_message_unwraps_lambda_errors() -> None:
         }
     )
     subject, message = failure_message(
-        NotifyRequest(failure={"Error": "InvalidInputError", "Cause": cause}, execution_arn=EXECUTION)
+        NotifyRequest(
+            state={"failure": {"Error": "InvalidInputError", "Cause": cause}}, execution_arn=EXECUTION
+        )
     )
     assert subject == "Objective Sweep run run-42 failed: InvalidInputError"
     assert "items.csv, line 3: ROYALTY is empty" in message
     assert "stackTrace" not in message
+    assert "Nothing was created in Personalize." in message
 
 
 def test_failure_message_keeps_plain_causes() -> None:
     _, message = failure_message(
         NotifyRequest(
-            failure={"Error": "WaitTimeout", "Cause": "still CREATE PENDING"}, execution_arn=EXECUTION
+            state={"failure": {"Error": "WaitTimeout", "Cause": "still CREATE PENDING"}},
+            execution_arn=EXECUTION,
         )
     )
     assert "Error: WaitTimeout" in message
     assert "still CREATE PENDING" in message
+
+
+RUN = {"config": {"experiment": "royalty"}}
+BILLING = {
+    "sensitivity": "HIGH",
+    "campaignArn": "arn:aws:personalize:us-east-1:123456789012:campaign/royalty-high",
+    "status": "ACTIVE",
+    "minProvisionedTPS": 1,
+    "monthlyUsd": 146.0,
+}
+
+
+def test_a_failure_message_lists_what_still_bills_and_how_to_remove_it() -> None:
+    keep = {
+        "deleted": [],
+        "alreadyGone": [],
+        "billing": [BILLING],
+        "cleanup": "sweep cleanup --experiment royalty --stack s",
+    }
+    state = {"failure": {"Error": "ResourceFailedError", "Cause": "boom"}, "run": RUN, "keep": keep}
+    _, message = failure_message(NotifyRequest(state=state, execution_arn=EXECUTION))
+    assert "Still billing: 1 campaign(s), about $146.00 per month:" in message
+    assert (
+        "HIGH    arn:aws:personalize:us-east-1:123456789012:campaign/royalty-high (ACTIVE, 1 TPS) $146.00/month"
+        in message
+    )
+    assert "sweep cleanup --experiment royalty --stack s" in message
+    nothing = {**state, "keep": {**keep, "billing": []}}
+    assert (
+        "Nothing of this run is left billing."
+        in failure_message(NotifyRequest(state=nothing, execution_arn=EXECUTION))[1]
+    )
+    unsettled = {**state, "keep": {"Error": "ResourceLimitError", "Cause": "throttled"}}
+    _, message = failure_message(NotifyRequest(state=unsettled, execution_arn=EXECUTION))
+    assert "could not be settled after the failure (throttled)" in message
+    assert "sweep cleanup --experiment royalty" in message
 
 
 @mock_aws

@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
-from sweep_core.errors import InvalidInputError
+from sweep_core.errors import ExperimentBusyError, InvalidInputError
 from sweep_core.prepare import prepare_run
 from sweep_core.runtime import Settings
+from sweep_core.s3 import S3Location, claim, release_lease
 from sweep_core.steps import PrepareRunRequest
 
 from objective_sweep.datasets.synthetic import SyntheticSpec, generate
@@ -107,12 +109,91 @@ def test_in_an_unversioned_bucket_a_changed_run_file_is_a_new_run_and_the_same_o
     assert "version-id" not in first_event["detail"]["object"]
     first = prepare_run(s3, _request(first_event, "run-1"), SETTINGS)
     assert first.run is not None
+    _end(s3, "run-1")
     changed = prepare_run(s3, _request(_upload_run_file(s3, {**RUN_FILE, "keep": "none"}), "run-2"), SETTINGS)
     assert not changed.duplicate, "new content, new ETag: a run of its own"
+    _end(s3, "run-2")
     same_again = prepare_run(
         s3, _request(_upload_run_file(s3, {**RUN_FILE, "keep": "none"}), "run-3"), SETTINGS
     )
     assert same_again.duplicate_of == "arn:aws:states:us-east-1:123456789012:execution:sweep:run-2"
+
+
+def _end(s3: Any, execution: str) -> None:
+    """What the end of a run does (Notify releases the experiment's lease)."""
+    assert release_lease(s3, LEASE, f"arn:aws:states:us-east-1:123456789012:execution:sweep:{execution}")
+
+
+LEASE = S3Location(BUCKET, "runs/demo/lease.json")
+
+
+def test_one_execution_per_experiment_at_a_time(s3: Any) -> None:
+    first = prepare_run(s3, _request(_upload_run_file(s3, RUN_FILE), "run-1"), SETTINGS)
+    assert first.run is not None
+    assert prepare_run(s3, _request(_upload_run_file(s3, RUN_FILE), "run-1"), SETTINGS).run is not None, (
+        "a retried PrepareRun keeps its own lease"
+    )
+    pointer = {"runFile": f"s3://{BUCKET}/{RUN_KEY}"}
+    with pytest.raises(ExperimentBusyError, match=r"experiment demo is already running: .*:run-1"):
+        prepare_run(s3, _request(pointer, "run-2"), SETTINGS)
+    _end(s3, "run-1")
+    second = prepare_run(s3, _request(pointer, "run-2"), SETTINGS)
+    assert second.run is not None
+
+
+def test_a_lease_never_released_lapses(s3: Any) -> None:
+    _upload_run_file(s3, RUN_FILE)
+    stale = datetime.now(UTC) - timedelta(minutes=1)
+    s3.put_object(
+        Bucket=BUCKET, Key=LEASE.key, Body=json.dumps({"owner": "gone", "expiresAt": stale.isoformat()})
+    )
+    result = prepare_run(s3, _request({"runFile": f"s3://{BUCKET}/{RUN_KEY}"}, "run-9"), SETTINGS)
+    assert result.run is not None
+    assert json.loads(s3.get_object(Bucket=BUCKET, Key=LEASE.key)["Body"].read())["owner"].endswith(":run-9")
+
+
+def test_a_run_that_fails_validation_gives_its_lease_back(s3: Any) -> None:
+    _upload_run_file(s3, {**RUN_FILE, "objective": "NOPE"})
+    with pytest.raises(InvalidInputError):
+        prepare_run(s3, _request({"runFile": f"s3://{BUCKET}/{RUN_KEY}"}, "run-1"), SETTINGS)
+    assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix=LEASE.key)
+
+
+class _Conflicting:
+    """S3 whose first conditional writes meet another one in flight (409 ConditionalRequestConflict)."""
+
+    def __init__(self, s3: Any, conflicts: int) -> None:
+        self._s3 = s3
+        self.conflicts = conflicts
+
+    def put_object(self, **params: Any) -> Any:
+        if "IfNoneMatch" in params and self.conflicts:
+            self.conflicts -= 1
+            raise ClientError(
+                {"Error": {"Code": "ConditionalRequestConflict", "Message": "conflict"}}, "PutObject"
+            )
+        return self._s3.put_object(**params)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._s3, name)
+
+
+def test_a_concurrent_conditional_write_is_tried_again_like_a_taken_claim(s3: Any) -> None:
+    conflicting = _Conflicting(s3, conflicts=2)
+    assert claim(cast(Any, conflicting), LEASE, "me", sleep=lambda _: None) == "me"
+    assert conflicting.conflicts == 0
+    assert claim(cast(Any, _Conflicting(s3, conflicts=1)), LEASE, "other", sleep=lambda _: None) == "me"
+
+
+def test_run_file_paths_stay_in_the_project_bucket_and_the_run_files_folder(s3: Any) -> None:
+    _upload_run_file(
+        s3, {**RUN_FILE, "items": "s3://someone-elses-bucket/items.csv", "titles": "../other/titles.csv"}
+    )
+    with pytest.raises(InvalidInputError) as refused:
+        prepare_run(s3, _request({"runFile": f"s3://{BUCKET}/{RUN_KEY}"}), SETTINGS)
+    message = str(refused.value)
+    assert "column items: s3://someone-elses-bucket/items.csv is in bucket someone-elses-bucket" in message
+    assert "column titles: ../other/titles.csv is outside the run file's folder experiments/demo/" in message
 
 
 def test_run_file_pointer_and_retrain_schedule_load_the_same_file(s3: Any) -> None:

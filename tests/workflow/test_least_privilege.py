@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -61,7 +62,16 @@ STATE_MACHINE_SERVICE_ACTIONS = re.compile(r"^(logs|xray):")
 
 @pytest.fixture(scope="module")
 def cloud() -> Iterator[LocalCloud]:
-    with LocalCloud(parameters={"RetrainExperiment": EXPERIMENT}) as running:
+    # HIGH's first campaign fails, so the sweep has a failed level holding a campaign, and the retrain
+    # replaces a campaign that failed in an earlier run.
+    faults = {
+        "fail": [
+            {"resource": "campaign", "name": f"{EXPERIMENT}-high", "reason": "Injected campaign failure"}
+        ]
+    }
+    with LocalCloud(
+        parameters={"RetrainExperiment": EXPERIMENT}, personalize_options={"faults": faults}
+    ) as running:
         yield running
 
 
@@ -89,7 +99,10 @@ def ledger(cloud: LocalCloud, deployment: Deployment, files: RunFiles, tmp_path_
     assert "404" in failed["cause"], failed["cause"]
 
     # 3. New data (a new object version), then the retraining schedule fires: new versions behind the
-    # quality gate, the kept campaign updated, the deleted one created again and deleted again.
+    # quality gate, the kept campaign updated, HIGH's failed one replaced.
+    urllib.request.urlopen(  # noqa: S310 - the local endpoint's admin route
+        urllib.request.Request(f"{cloud.personalize_url}/_local/faults", method="DELETE")  # noqa: S310
+    ).close()
     s3.upload_file(str(files.interactions), deployment.bucket, f"experiments/{EXPERIMENT}/interactions.csv")
     (schedule,) = cloud.stack.schedules
     retrain = cloud.fire_schedule(schedule.name)

@@ -46,6 +46,7 @@ def build_report(inp: ComparisonInput) -> Report:
             values[level.sensitivity],
             off_values,
             len(inp.recommendations.get(level.sensitivity) or {}),
+            inp.dropped_users.get(level.sensitivity, 0),
         )
         for level in outcomes
     ]
@@ -55,7 +56,7 @@ def build_report(inp: ComparisonInput) -> Report:
         levels=levels,
         samples=_samples(inp, outcomes),
         recommendation=recommendation,
-        cost=estimate_cost(outcomes, inp.config, recommendation.sensitivity),
+        cost=estimate_cost(outcomes, inp.config, recommendation.sensitivity, inp.cleanup_command),
         failures=[
             Failure(sensitivity=level.sensitivity, error=level.error.error, cause=level.error.cause)
             if level.error is not None
@@ -100,11 +101,12 @@ def recommend(levels: list[LevelReport], config: RunConfig) -> Recommendation:
 
 
 def estimate_cost(
-    levels: Iterable[LevelOutcome], config: RunConfig, recommended: Sensitivity | None
+    levels: Iterable[LevelOutcome], config: RunConfig, recommended: Sensitivity | None, cleanup: str = ""
 ) -> CostEstimate:
-    """Monthly cost of the campaigns RunConfig.keep leaves running, and the training already spent."""
+    """Monthly cost of the campaigns RunConfig.keep leaves running (a failed level's live campaign
+    included: it bills all the same), and the training already spent."""
     levels = list(levels)
-    running = [level for level in levels if level.status == "ACTIVE" and level.campaign_arn]
+    running = [level for level in levels if level.campaign_arn]
     if config.keep == "recommended":
         running = [level for level in running if level.sensitivity == recommended]
     elif config.keep == "none":
@@ -132,6 +134,7 @@ def estimate_cost(
         training_hours=round(hours, 6),
         # Kept to 1/10,000 of a dollar so a short local training still shows as "<$0.01", not as free.
         training_usd=round(hours * config.training_hour_price, 4),
+        cleanup_command=cleanup,
     )
 
 
@@ -159,6 +162,7 @@ def _level_report(
     values: dict[str, float | None],
     off_values: dict[str, float | None],
     users_scored: int,
+    users_dropped: int,
 ) -> LevelReport:
     return LevelReport(
         sensitivity=level.sensitivity,
@@ -166,6 +170,7 @@ def _level_report(
         metrics=dict(level.metrics),
         mean_top_k_objective_sum=values[BUSINESS_METRIC],
         users_scored=users_scored,
+        users_dropped=users_dropped,
         changes_vs_off={}
         if level.sensitivity == "OFF"
         else {name: relative_change(value, off_values.get(name)) for name, value in values.items()},

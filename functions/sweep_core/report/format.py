@@ -59,6 +59,15 @@ def keep_hint(report: Report) -> str:
     )
 
 
+def cleanup_hint(report: Report) -> str:
+    """The command that removes what the run leaves billing, when it leaves anything; it starts with
+    a space, to follow a sentence."""
+    cost = report.cost
+    if not cost.campaigns or not cost.cleanup_command:
+        return ""
+    return f" To remove them, and everything else of the experiment: {cost.cleanup_command}"
+
+
 def duration(seconds: float | None) -> str:
     """4350 -> "1 h 12 min 30 s"; Personalize runs last minutes to hours."""
     if seconds is None:

@@ -4,6 +4,7 @@ their objective values, the objective sum per level) plus the recommendation, co
 from __future__ import annotations
 
 from sweep_core.report.format import (
+    cleanup_hint,
     duration,
     keep_hint,
     metric_label,
@@ -67,7 +68,7 @@ def _objective_sums(report: Report) -> list[str]:
         row = [
             _level_head(level),
             number(level.mean_top_k_objective_sum),
-            str(level.users_scored),
+            str(level.users_scored) + (f" ({level.users_dropped} left out)" if level.users_dropped else ""),
             signed_percent(level.changes_vs_off.get("meanTopKObjectiveSum")),
         ]
         for sample in report.samples:
@@ -162,6 +163,17 @@ def render_markdown(report: Report) -> str:
         f"Training: {duration(cost.training_hours * 3600)} x {money(cost.training_hour_price)} = {money(cost.training_usd)}."
         f"{keep_hint(report)}",
     ]
+    if cost.campaigns:
+        lines += [""]
+        lines += _table(
+            ["Level", "Campaign", "minProvisionedTPS", "Per month"],
+            [
+                [c.sensitivity, md_escape(c.campaign_arn), str(c.min_provisioned_tps), money(c.monthly_usd)]
+                for c in cost.campaigns
+            ],
+        )
+        if cleanup_hint(report):
+            lines += ["", md_escape(cleanup_hint(report).strip())]
     if report.failures:
         lines += ["", "## Failed levels", ""]
         lines += _table(

@@ -85,6 +85,11 @@ class ComparisonInput(_Model):
         default_factory=dict, description="Objective value of every item that appears in any list."
     )
     item_titles: dict[str, str] = Field(default_factory=dict, description="Optional item id -> title.")
+    dropped_users: dict[Sensitivity, int] = Field(
+        default_factory=dict,
+        description="Per sensitivity, report users left out because their lists could not be fetched.",
+    )
+    cleanup_command: str = Field(default="", description="The command that removes the experiment.")
     versions: dict[str, str] = Field(
         default_factory=dict,
         description="Software and service versions worth recording, e.g. objectiveSweep, recipe, endpoint.",
@@ -120,6 +125,9 @@ class LevelReport(_Model):
         "when the level produced no lists."
     )
     users_scored: int = Field(description="Report users whose lists went into meanTopKObjectiveSum.")
+    users_dropped: int = Field(
+        default=0, description="Report users left out: the campaign kept refusing their requests."
+    )
     changes_vs_off: dict[str, float | None] = Field(
         description="Relative change against OFF, (level - OFF) / |OFF|, per metric and for "
         "meanTopKObjectiveSum; None when either side is missing or OFF is 0; empty for OFF itself."
@@ -196,7 +204,9 @@ class CostEstimate(_Model):
     hours_per_month: float
     campaign_tps_hour_price: float
     training_hour_price: float
-    campaigns: list[CampaignCost] = Field(description="The campaigns left running: what cleanup keeps.")
+    campaigns: list[CampaignCost] = Field(
+        description="The campaigns left running, those of failed levels included: what cleanup removes."
+    )
     campaigns_monthly_usd: float
     recommended_only_monthly_usd: float | None = Field(
         default=None,
@@ -204,6 +214,7 @@ class CostEstimate(_Model):
     )
     training_hours: float
     training_usd: float
+    cleanup_command: str = Field(default="", description="The command that removes the experiment.")
 
 
 class Failure(_Model):

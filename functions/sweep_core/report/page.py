@@ -10,6 +10,7 @@ from html import escape
 
 from sweep_core.models import Sensitivity
 from sweep_core.report.format import (
+    cleanup_hint,
     duration,
     keep_hint,
     metric_label,
@@ -474,7 +475,7 @@ def _cost(report: Report) -> str:
         f"{duration(cost.training_hours * 3600)} × {_e(money(cost.training_hour_price))} = <b>{_e(money(cost.training_usd))}</b>. "
         f"{_e(keep_hint(report))} Prices are the run's campaignTpsHourPrice and trainingHourPrice: check your "
         "region's.</p>"
-        f"{table}</section>"
+        f"{table}{f'<p>{_e(cleanup_hint(report).strip())}</p>' if cleanup_hint(report) else ''}</section>"
     )
 
 

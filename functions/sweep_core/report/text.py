@@ -6,6 +6,7 @@ from __future__ import annotations
 import textwrap
 
 from sweep_core.report.format import (
+    cleanup_hint,
     duration,
     keep_hint,
     metric_label,
@@ -92,7 +93,7 @@ def render_text(report: Report, width: int = 80) -> str:
     lines += textwrap.wrap(
         f"Cost: {len(cost.campaigns)} campaign(s) left running (keep={cost.keep}) ~ "
         f"{money(cost.campaigns_monthly_usd)}/month; training {duration(cost.training_hours * 3600)} = "
-        f"{money(cost.training_usd)}.{keep_hint(report)}",
+        f"{money(cost.training_usd)}.{keep_hint(report)}{cleanup_hint(report)}",
         width,
     )
     for failure in report.failures:
