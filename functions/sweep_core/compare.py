@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
 from sweep_core import __version__, names
-from sweep_core.errors import NoActiveLevelError, ResourceLimitError, readable_cause
+from sweep_core.errors import DataUnavailableError, NoActiveLevelError, ResourceLimitError, readable_cause
 from sweep_core.keep import cleanup_command
 from sweep_core.personalize import describe_campaign, service_errors
 from sweep_core.report import build_report, execution_summary, render_html, render_markdown, summary
@@ -191,7 +191,18 @@ def _is_live(pz: PersonalizeClient, campaign_arn: str | None) -> bool:
 
 def _rows(s3: S3Client, uri: str) -> Iterator[dict[str, str]]:
     """Stream a CSV from S3 row by row (header names as written)."""
-    body = open_stream(s3, S3Location.parse(uri))
+    try:
+        body = open_stream(s3, S3Location.parse(uri))
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        # Missing, to a role that may not list the bucket, is AccessDenied.
+        if code not in ("NoSuchKey", "AccessDenied", "404", "403"):
+            raise
+        raise DataUnavailableError(
+            f"{uri} cannot be read any more ({code}): it was there when the run started, and has been "
+            "deleted or replaced since. Upload it again, then run the experiment again (what is trained "
+            "is reused)."
+        ) from None
     try:
         yield from csv.DictReader(text_lines(body))
     finally:

@@ -68,6 +68,11 @@ class ExperimentBusyError(SweepError):
     Personalize."""
 
 
+class DataUnavailableError(SweepError):
+    """A data file of the run cannot be read after the run started (deleted or replaced since
+    PrepareRun validated it)."""
+
+
 class WaitTimeout(SweepError):
     """A wait loop used up its time budget (written beside the wait in the state machine)."""
 

@@ -83,7 +83,9 @@ def personalize() -> PersonalizeClient:
 
 @cache
 def personalize_runtime() -> PersonalizeRuntimeClient:
-    return boto3.client("personalize-runtime", config=_CLIENT_CONFIG)
+    # Hundreds of GetRecommendations per comparison: adaptive retries slow the client down when the
+    # campaigns throttle, instead of every call spending its attempts at once.
+    return boto3.client("personalize-runtime", config=Config(retries={"mode": "adaptive", "max_attempts": 6}))
 
 
 @cache

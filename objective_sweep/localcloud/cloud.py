@@ -558,6 +558,13 @@ class LocalCloud:
         return self._bridge
 
     @property
+    def faults(self) -> Any:
+        """The Personalize endpoint's fault rules (objective_sweep.personalize.faults.Faults)."""
+        if self._personalize is None:
+            raise LocalCloudError("the local cloud runs without its Personalize endpoint")
+        return self._personalize.faults
+
+    @property
     def runtime(self) -> LambdaRuntime:
         if self._runtime is None:
             raise LocalCloudError("the local cloud is not running")

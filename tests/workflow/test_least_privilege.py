@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.runs import wait_for
 
 from objective_sweep.localcloud import LocalCloud
 from objective_sweep.localcloud.authorizer import LedgerEntry
@@ -24,8 +25,6 @@ from objective_sweep.localcloud.runs import (
     find_started_execution,
     upload_run,
 )
-
-from .helpers import wait_for
 
 pytestmark = pytest.mark.slow
 

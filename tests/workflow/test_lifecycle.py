@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.runs import wait_for
 
 from objective_sweep.cli import main
 from objective_sweep.localcloud import LocalCloud
@@ -22,8 +23,6 @@ from objective_sweep.localcloud.runs import (
     find_started_execution,
     upload_run,
 )
-
-from .helpers import wait_for
 
 pytestmark = pytest.mark.slow
 

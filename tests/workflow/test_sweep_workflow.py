@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.runs import wait_for
 from sweep_core.models import RunConfig
 
 from objective_sweep.localcloud import LocalCloud
@@ -23,8 +24,6 @@ from objective_sweep.localcloud.runs import (
     start_console_run,
     upload_run,
 )
-
-from .helpers import wait_for
 
 pytestmark = pytest.mark.slow
 

@@ -1,0 +1,37 @@
+"""Following executions on a deployment (local cloud or AWS) from a test."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from objective_sweep.localcloud.runs import (
+    Deployment,
+    RunFiles,
+    build_config,
+    find_started_execution,
+    upload_run,
+)
+
+
+def wait_for(deployment: Deployment, arn: str) -> dict[str, Any]:
+    """DescribeExecution once the execution has ended."""
+    sfn = deployment.client("stepfunctions")
+    while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
+        time.sleep(0.2)
+    return dict(described)
+
+
+def start_upload(deployment: Deployment, files: RunFiles, experiment: str, **fields: Any) -> str:
+    """Upload a run the way `sweep run` does (data, then the run file) and return the execution the
+    upload started."""
+    config = build_config(files, experiment=experiment, **fields)
+    return find_started_execution(deployment, upload_run(deployment, config, files), timeout=30)
+
+
+def entered_states(deployment: Deployment, arn: str) -> list[str]:
+    """The names of the states the execution entered, in order."""
+    events = deployment.client("stepfunctions").get_execution_history(executionArn=arn, maxResults=1000)
+    return [
+        e["stateEnteredEventDetails"]["name"] for e in events["events"] if "stateEnteredEventDetails" in e
+    ]
