@@ -18,6 +18,7 @@ from sweep_core.report import (
     summary,
 )
 from sweep_core.report.format import signed_percent
+from sweep_core.report.markdown import md_escape
 from sweep_core.report.model import ComparisonInput, LevelOutcome
 from sweep_core.report.page import _Point, frontier
 
@@ -60,7 +61,7 @@ def test_markdown_has_the_study_tables(
         rows = [re.split(r"(?<!\\)\|", line)[1:-1] for line in block.strip().splitlines()]
         assert len({len(row) for row in rows}) == 1, block
     assert "<script>" not in md
-    assert "&lt;script&gt;alert('x')&lt;/script&gt; &amp; \\| pipes \\| (1995)" in md
+    assert "&lt;script&gt;alert\\('x'\\)&lt;/script&gt; &amp; \\| pipes \\| \\(1995\\)" in md
 
 
 def test_html_is_self_contained_and_escapes_titles(
@@ -213,3 +214,15 @@ def test_a_few_seconds_of_training_still_show_time_and_cost(
     text = render_text(report)
     assert "training 12 s = <$0.01" in " ".join(text.split())
     assert "Training: 12 s x $0.24 = <$0.01" in render_markdown(report)
+
+
+def test_markdown_shows_control_characters_and_link_syntax_as_text() -> None:
+    hostile = "[click](javascript:alert(1)) ![img](x) \x1b[31mred\u202eevil\x00"
+    escaped = md_escape(hostile)
+    # No link or image can form: every bracket and parenthesis is escaped.
+    assert re.search(r"(?<!\\)[\[\]()]", escaped) is None
+    # Terminal escapes, a right-to-left override and NUL are shown, not obeyed.
+    assert "\x1b" not in escaped
+    assert "\u202e" not in escaped
+    assert "\x00" not in escaped
+    assert escaped.count("\ufffd") == 3

@@ -3,6 +3,8 @@ their objective values, the objective sum per level) plus the recommendation, co
 
 from __future__ import annotations
 
+import unicodedata
+
 from sweep_core.report.format import (
     cleanup_hint,
     duration,
@@ -17,13 +19,32 @@ from sweep_core.report.format import (
 from sweep_core.report.model import LevelReport, Report, SampleUser
 
 _MD_SPECIAL = str.maketrans(
-    {"|": "\\|", "\\": "\\\\", "<": "&lt;", ">": "&gt;", "&": "&amp;", "*": "\\*", "_": "\\_", "`": "\\`"}
+    {
+        "|": "\\|",
+        "\\": "\\\\",
+        "<": "&lt;",
+        ">": "&gt;",
+        "&": "&amp;",
+        "*": "\\*",
+        "_": "\\_",
+        "`": "\\`",
+        # Brackets and parentheses: a title cannot make a link ([text](target)) or an image.
+        "[": "\\[",
+        "]": "\\]",
+        "(": "\\(",
+        ")": "\\)",
+    }
 )
 
 
 def md_escape(text: str) -> str:
-    """A user-supplied string (a title, a cause) as literal Markdown table-cell text on one line."""
-    return " ".join(text.split()).translate(_MD_SPECIAL)
+    """A user-supplied string (a title, a cause) as literal Markdown table-cell text on one line:
+    Markdown syntax escaped, and control and format characters (a terminal escape, a right-to-left
+    override that reorders what a reader sees) shown as U+FFFD."""
+    visible = "".join(
+        "\ufffd" if unicodedata.category(c) in ("Cc", "Cf") else c for c in " ".join(text.split())
+    )
+    return visible.translate(_MD_SPECIAL)
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
