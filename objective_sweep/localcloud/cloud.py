@@ -6,16 +6,15 @@ torn down completely when it stops."""
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import io
 import json
 import logging
 import os
-import socket
 import tempfile
 import threading
 import time
+import urllib.request
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -32,11 +31,15 @@ from objective_sweep.localcloud.moto_compat import (
     AuthorizationPatch,
     BucketPolicyPatch,
     ExecutionNamePatch,
+    LambdaInvokePatch,
+    LocalMotoServer,
     MotoPatch,
+    RetrySleepPatch,
+    S3EventPatch,
+    WaitPatch,
 )
 from objective_sweep.localcloud.runs import Deployment
 from objective_sweep.localcloud.template import ACCOUNT_ID, REGION, FunctionSpec, LocalStack, read_stack
-from objective_sweep.localcloud.timescale import TimeScale
 from objective_sweep.localcloud.triggers import EventBridgeBridge
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -75,60 +78,6 @@ class LocalCloudError(Exception):
     """The local cloud could not start or stop cleanly; the message says which part and why."""
 
 
-class _TrackedMotoServer:
-    """moto's ThreadedMotoServer whose open connections are closed on stop: botocore keeps HTTP
-    connections alive, and each one would otherwise pin a server thread after shutdown."""
-
-    def __init__(self, port: int) -> None:
-        from moto.moto_server.threaded_moto_server import ThreadedMotoServer
-        from moto.moto_server.werkzeug_app import MotoRequestHandler
-
-        connections: set[socket.socket] = set()
-        lock = threading.Lock()
-
-        class Handler(MotoRequestHandler):
-            def setup(self) -> None:
-                super().setup()
-                with lock:
-                    connections.add(self.connection)
-
-            def finish(self) -> None:
-                with lock:
-                    connections.discard(self.connection)
-                super().finish()
-
-            def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-                # One line per API call would bury the progress view; errors still reach the caller.
-                return
-
-        self._connections = connections
-        self._lock = lock
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-        # ThreadedMotoServer builds its werkzeug server in _server_entry with MotoRequestHandler.
-        import moto.moto_server.threaded_moto_server as threaded
-
-        self._module = threaded
-        self._handler = Handler
-
-    def start(self) -> int:
-        module: Any = self._module
-        saved = module.MotoRequestHandler
-        module.MotoRequestHandler = self._handler
-        try:
-            self._server.start()
-        finally:
-            module.MotoRequestHandler = saved
-        return int(self._server.get_host_and_port()[1])
-
-    def stop(self) -> None:
-        with self._lock:
-            open_connections = list(self._connections)
-        for connection in open_connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-        self._server.stop()
-
-
 class LocalCloud:
     """Starts everything template.yaml describes on 127.0.0.1; use as a context manager.
 
@@ -150,20 +99,27 @@ class LocalCloud:
         self.stack: LocalStack = read_stack(template, stack_name=stack_name, parameters=parameters)
         self.stack_name = stack_name
         self.authorizer = Authorizer(self.stack.roles, account=ACCOUNT_ID)
-        self._time_scale = TimeScale(time_scale)
+        if not 0 < time_scale <= 1:
+            raise ValueError(f"time scale must be in (0, 1], got {time_scale}")
         self._with_personalize = personalize
         self._personalize_options = personalize_options or {}
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self.workdir = workdir
-        self._server: _TrackedMotoServer | None = None
+        self._server: LocalMotoServer | None = None
         self._personalize: Any = None
-        self._runtime: LambdaRuntime | None = None
-        self._bridge: EventBridgeBridge | None = None
+        self._runtime = LambdaRuntime(self.stack.functions, self._function_environment)
+        self._bridge = EventBridgeBridge(REGION, self.authorizer)
         self._patches: list[MotoPatch] = [
+            # A local second per `time_scale` declared seconds: at 0.01 a 60 s poll lasts 0.6 s.
+            WaitPatch(time_scale),
+            RetrySleepPatch(time_scale),
+            LambdaInvokePatch(self._runtime.invoke),
+            S3EventPatch(self._bridge.on_s3_event),
             AuthorizationPatch(self.authorizer, self._bucket_policy, self._object_exists),
             BucketPolicyPatch(),
             ExecutionNamePatch(),
         ]
+        self._installed: list[MotoPatch] = []
         self._saved_environ: dict[str, str | None] = {}
         self._threads_before: set[threading.Thread] = set()
         self.endpoint_url = ""
@@ -196,18 +152,18 @@ class LocalCloud:
         return self
 
     def _start(self) -> None:
-        from moto.moto_api._internal.models import moto_api_backend
-
         if self.workdir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="objective-sweep-cloud-")
             self.workdir = Path(self._tmp.name)
         self.workdir.mkdir(parents=True, exist_ok=True)
-        moto_api_backend.reset()
-        moto_api_backend.set_config(_MOTO_CONFIG)
-        # Port 0: the operating system picks a free port as it binds, so no other process can take it first.
-        self._server = _TrackedMotoServer(0)
+        self._server = LocalMotoServer()
         port = self._server.start()
         self.endpoint_url = f"http://127.0.0.1:{port}"
+        # moto's backends are process-wide: a new cloud starts from nothing, configured through
+        # moto's documented server API.
+        for path, body in (("/moto-api/reset", b""), ("/moto-api/config", json.dumps(_MOTO_CONFIG).encode())):
+            request = urllib.request.Request(self.endpoint_url + path, data=body, method="POST")  # noqa: S310
+            urllib.request.urlopen(request, timeout=10).close()  # noqa: S310 - loopback, our own server
         self.environment = {
             "AWS_ENDPOINT_URL": self.endpoint_url,
             "AWS_DEFAULT_REGION": REGION,
@@ -227,20 +183,16 @@ class LocalCloud:
             if foreign_endpoint or key == "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS":
                 process_only[key] = None
         self._set_environ({**self.environment, **process_only})
-        self._time_scale.install()
-        for patch in self._patches:
-            patch.install()
         self._capture_moto_log(self.workdir / MOTO_LOG)
         # moto's interpreter signs its calls with a fixed key: they are the state machine role's.
         self.authorizer.assume(
             self.stack.state_machine_role_arn, STATES, "execution", access_key=INTERPRETER_ACCESS_KEY
         )
-        self._runtime = LambdaRuntime(
-            self.stack.functions, self._function_environment, str(self.workdir / LAMBDA_LOG)
-        )
-        self._runtime.install()
-        self._bridge = EventBridgeBridge(self.endpoint_url, REGION, self.authorizer)
-        self._bridge.install()
+        self._runtime.start(self.workdir / LAMBDA_LOG)
+        self._bridge.endpoint_url = self.endpoint_url
+        for patch in self._patches:
+            patch.install()
+            self._installed.append(patch)
         self._create_resources()
 
     def _start_personalize(self) -> None:
@@ -281,12 +233,9 @@ class LocalCloud:
         if self._server is not None:
             self._server.stop()
             self._server = None
-        for installed in (self._bridge, self._runtime, *self._patches):
-            if installed is not None:
-                installed.uninstall()
-        self._bridge = None
-        self._runtime = None
-        self._time_scale.uninstall()
+        while self._installed:
+            self._installed.pop().uninstall()
+        self._runtime.stop()
         self._release_moto_log()
         self._restore_environ()
         leftover = self._wait_for_threads(join_timeout)
@@ -553,8 +502,6 @@ class LocalCloud:
 
     @property
     def bridge(self) -> EventBridgeBridge:
-        if self._bridge is None:
-            raise LocalCloudError("the local cloud is not running")
         return self._bridge
 
     @property
@@ -566,8 +513,6 @@ class LocalCloud:
 
     @property
     def runtime(self) -> LambdaRuntime:
-        if self._runtime is None:
-            raise LocalCloudError("the local cloud is not running")
         return self._runtime
 
 

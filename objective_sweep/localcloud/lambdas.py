@@ -1,7 +1,7 @@
 """Runs the template's Lambda functions when moto's Step Functions interpreter (or anything else)
-invokes them: moto resolves the function, this module hands the event to a warm container of that
-function (container.py) and answers with Lambda's own success or error shape, so Retry/Catch match
-on the exception class name as in AWS.
+invokes them (moto_compat.LambdaInvokePatch routes moto's invocations here): the event goes to a
+warm container of that function (container.py), and the answer has Lambda's own success or error
+shape, so Retry/Catch match on the exception class name as in AWS.
 
 Each container is a process forked from the cloud's zygote, which has already imported the SDK, so
 it starts in a fraction of a second; it holds exactly the function's environment and its role's
@@ -25,6 +25,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import IO, Any
 
 from objective_sweep.localcloud.container import FunctionImage, image_message
@@ -98,53 +99,33 @@ class LambdaRuntime:
         self,
         functions: list[FunctionSpec],
         environment: Callable[[FunctionSpec], dict[str, str]],
-        log_file: str,
         *,
         idle_seconds: float = 120.0,
     ) -> None:
         self._specs = {spec.name: spec for spec in functions}
         self._environment = environment
-        self._log_file = log_file
+        self._log_file = ""
         self._idle_seconds = idle_seconds
         self._idle: dict[str, list[_Container]] = {name: [] for name in self._specs}
         self._busy: dict[str, int] = dict.fromkeys(self._specs, 0)
         self._images: dict[str, FunctionImage] = {}
         self._lock = threading.Lock()
-        self._closed = False
-        self._saved_invoke: Any = None
+        self._closed = True
         self._zygote: _Zygote | None = None
         self._log: IO[bytes] | None = None
         self._busy_containers: set[_Container] = set()
         self.invocations = 0
         self.containers_started = 0
 
-    def install(self) -> None:
-        from moto.awslambda_simple.models import LambdaSimpleBackend
-
-        self._log = open(self._log_file, "ab")  # noqa: SIM115 - the zygote writes to it until uninstall
+    def start(self, log_file: Path) -> None:
+        """Start the zygote; every container writes to `log_file`."""
+        self._log_file = str(log_file)
+        self._log = log_file.open("ab")
         self._zygote = _Zygote(self._log)
-        self._saved_invoke = LambdaSimpleBackend.__dict__["invoke"]
-        runtime = self
+        with self._lock:
+            self._closed = False
 
-        def invoke(
-            backend: Any,
-            function_name: str,
-            qualifier: str | None,
-            body: Any,
-            headers: Any,
-            response_headers: dict[str, str],
-        ) -> bytes:
-            function = backend.get_function(function_name, qualifier)
-            return runtime.invoke(function.function_name, body, response_headers)
-
-        LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign,assignment]
-
-    def uninstall(self) -> None:
-        from moto.awslambda_simple.models import LambdaSimpleBackend
-
-        if self._saved_invoke is not None:
-            LambdaSimpleBackend.invoke = self._saved_invoke  # type: ignore[method-assign]
-            self._saved_invoke = None
+    def stop(self) -> None:
         with self._lock:
             self._closed = True
             # Busy ones too: a handler still running when the cloud stops must not outlive it.

@@ -1,7 +1,14 @@
-"""The places where the local cloud changes moto's behaviour, each checked against the pinned moto
-version and the patched function's signature before it is applied, so an upgrade fails with a
-clear message instead of silently dropping a patch.
+"""Every place where the local cloud changes moto's behaviour, each checked against the pinned moto
+version and the replaced function's signature before it is applied, so an upgrade fails with a
+clear message instead of silently dropping a patch. Everything else goes through moto's documented
+server API (/moto-api/config, /moto-api/reset) or its public backends.
 
+- `LocalMotoServer`: moto's threaded server with a request handler that tracks connections (so they
+  can be closed on stop) and does not log every request.
+- `LambdaInvokePatch`: moto's no-Docker Lambda only echoes; invocations go to the local runtime.
+- `WaitPatch`, `RetrySleepPatch`: Wait states and Retry intervals take `scale` times their time.
+- `S3EventPatch`: objects created in an EventBridge-enabled bucket go to the local bridge (moto's
+  EventBridge cannot target Step Functions).
 - `AuthorizationPatch`: every request moto serves is authorized by the local cloud's Authorizer
   (moto's own IAM check is off by default and evaluates policies differently from AWS).
 - `BucketPolicyPatch`: moto's S3 stops judging bucket policies itself. Its evaluator turns a
@@ -14,9 +21,14 @@ clear message instead of silently dropping a patch.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import inspect
 import re
+import socket
+import threading
+import time
+import types
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -70,8 +82,9 @@ def caller_of(authorization: str) -> tuple[str | None, str, str]:
 
 
 class MotoPatch:
-    """Replaces one function of a moto class while installed. Subclasses name the class, the
-    attribute and its expected parameters, and build the replacement from the original."""
+    """Replaces one function of a moto class (or module, when `cls` is empty) while installed.
+    Subclasses name the target and its expected parameters, and build the replacement from the
+    original."""
 
     module = ""
     cls = ""
@@ -81,16 +94,20 @@ class MotoPatch:
     def __init__(self) -> None:
         self._saved: Any = None
 
-    def replacement(self, original: Callable[..., Any]) -> Callable[..., Any]:
+    def replacement(self, original: Any) -> Any:
         raise NotImplementedError
 
     def _target(self) -> Any:
-        return getattr(importlib.import_module(self.module), self.cls)
+        module = importlib.import_module(self.module)
+        return getattr(module, self.cls) if self.cls else module
+
+    def check(self, original: Any) -> None:
+        check_moto(original, list(self.parameters))
 
     def install(self) -> None:
         target = self._target()
         original = target.__dict__[self.attribute]
-        check_moto(original, list(self.parameters))
+        self.check(original)
         setattr(target, self.attribute, self.replacement(original))
         self._saved = original
 
@@ -217,3 +234,159 @@ class ExecutionNamePatch(MotoPatch):
             return original(backend, state_machine_arn, name, execution_input, trace_header)
 
         return start_execution
+
+
+class LambdaInvokePatch(MotoPatch):
+    """Invocations of moto's no-Docker Lambda run `invoke(function name, body, response headers)`;
+    moto still resolves names, ARNs and aliases."""
+
+    module = "moto.awslambda_simple.models"
+    cls = "LambdaSimpleBackend"
+    attribute = "invoke"
+    parameters: tuple[str, ...] = (
+        "self",
+        "function_name",
+        "qualifier",
+        "body",
+        "headers",
+        "response_headers",
+    )
+
+    def __init__(self, invoke: Callable[[str, Any, dict[str, str]], bytes]) -> None:
+        super().__init__()
+        self._invoke = invoke
+
+    def replacement(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        def invoke(
+            backend: Any, function_name: str, qualifier: str | None, body: Any, headers: Any,
+            response_headers: dict[str, str],
+        ) -> bytes:  # fmt: skip
+            function = backend.get_function(function_name, qualifier)
+            return self._invoke(function.function_name, body, response_headers)
+
+        return invoke
+
+
+class WaitPatch(MotoPatch):
+    """A Wait state lasts `scale` times its duration, and still ends early when the execution stops."""
+
+    module = "moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function"
+    cls = "WaitFunction"
+    attribute = "_wait_interval"
+    parameters: tuple[str, ...] = ("self", "env", "wait_seconds")
+
+    def __init__(self, scale: float) -> None:
+        super().__init__()
+        self._scale = scale
+
+    def replacement(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        scale = self._scale
+
+        def wait_interval(_function: Any, env: Any, wait_seconds: int) -> None:
+            deadline = time.monotonic() + wait_seconds * scale
+            while env.is_running():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                env.program_state_event.wait(remaining)
+
+        return wait_interval
+
+
+class RetrySleepPatch(MotoPatch):
+    """The interpreter's retrier sleeps through the `time` module it imported: it gets one whose
+    `sleep` lasts `scale` times as long."""
+
+    module = "moto.stepfunctions.parser.asl.component.common.retry.retrier_decl"
+    attribute = "time"
+
+    def __init__(self, scale: float) -> None:
+        super().__init__()
+        self._scale = scale
+
+    def check(self, original: Any) -> None:
+        import moto
+
+        if moto.__version__ != MOTO_VERSION or original is not time:
+            raise MotoCompatibilityError(
+                f"moto {moto.__version__}'s retrier no longer sleeps through the time module: the time "
+                "scale cannot apply to Retry intervals"
+            )
+
+    def replacement(self, original: Any) -> Any:
+        scaled = types.SimpleNamespace(
+            **{name: getattr(time, name) for name in dir(time) if not name.startswith("_")}
+        )
+        scaled.sleep = lambda seconds: time.sleep(seconds * self._scale)
+        return scaled
+
+
+class S3EventPatch(MotoPatch):
+    """moto's S3 hands every bucket event to `on_event(account, bucket, event name, key)`."""
+
+    module = "moto.s3.notifications"
+    attribute = "_send_event_bridge_message"
+    parameters: tuple[str, ...] = ("account_id", "bucket", "event_name", "key")
+
+    def __init__(self, on_event: Callable[[str, Any, Any, Any], None]) -> None:
+        super().__init__()
+        self._on_event = on_event
+
+    def replacement(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        return self._on_event
+
+
+class LocalMotoServer:
+    """moto's ThreadedMotoServer, serving with a request handler that tracks its connections (botocore
+    keeps them alive, and each would pin a server thread after shutdown) and logs nothing per request
+    (one line per API call would bury the progress view)."""
+
+    def __init__(self) -> None:
+        from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+        from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+        check_moto(ThreadedMotoServer.__init__, ["self", "ip_address", "port", "verbose"])
+        check_moto(ThreadedMotoServer._server_entry, ["self"])
+        connections: set[Any] = set()
+        lock = threading.Lock()
+
+        class Handler(MotoRequestHandler):
+            def setup(self) -> None:
+                super().setup()
+                with lock:
+                    connections.add(self.connection)
+
+            def finish(self) -> None:
+                with lock:
+                    connections.discard(self.connection)
+                super().finish()
+
+            def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+                return
+
+        class Server(ThreadedMotoServer):
+            def _server_entry(self) -> None:
+                from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+                from werkzeug.serving import make_server
+
+                app = DomainDispatcherApplication(create_backend_app)
+                self._server = make_server(self._ip_address, self._port, app, True, request_handler=Handler)
+                self._server_ready_event.set()
+                self._server.serve_forever()
+
+        self._connections = connections
+        self._lock = lock
+        # Port 0: the operating system picks a free port as it binds, so no other process can take it.
+        self._server = Server(ip_address="127.0.0.1", port=0, verbose=False)
+
+    def start(self) -> int:
+        self._server.start()
+        return int(self._server.get_host_and_port()[1])
+
+    def stop(self) -> None:
+        with self._lock:
+            open_connections = list(self._connections)
+        for connection in open_connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+        self._server.stop()

@@ -96,30 +96,17 @@ def object_created_event(
 
 @dataclass
 class EventBridgeBridge:
-    """While installed, objects created in an EventBridge-enabled bucket produce AWS's event, and
-    every enabled rule of the default bus whose pattern matches delivers it to its targets."""
+    """Objects created in an EventBridge-enabled bucket produce AWS's event (moto_compat.S3EventPatch
+    routes moto's S3 notifications to `on_s3_event`), and every enabled rule of the default bus whose
+    pattern matches delivers it to its targets."""
 
-    endpoint_url: str
     region: str
     authorizer: Authorizer
+    endpoint_url: str = ""
     deliveries: list[Delivery] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _saved: Any = None
 
-    def install(self) -> None:
-        from moto.s3 import notifications
-
-        self._saved = notifications._send_event_bridge_message
-        notifications._send_event_bridge_message = self._on_s3_event
-
-    def uninstall(self) -> None:
-        from moto.s3 import notifications
-
-        if self._saved is not None:
-            notifications._send_event_bridge_message = self._saved
-            self._saved = None
-
-    def _on_s3_event(self, account_id: str, bucket: Any, event_name: str, key: Any) -> None:
+    def on_s3_event(self, account_id: str, bucket: Any, event_name: str, key: Any) -> None:
         kind, _, action = str(getattr(event_name, "value", event_name)).removeprefix("s3:").partition(":")
         if kind != "ObjectCreated":
             return

@@ -10,8 +10,12 @@ from objective_sweep.localcloud.moto_compat import (
     AuthorizationPatch,
     BucketPolicyPatch,
     ExecutionNamePatch,
+    LambdaInvokePatch,
     MotoCompatibilityError,
     MotoPatch,
+    RetrySleepPatch,
+    S3EventPatch,
+    WaitPatch,
     caller_of,
 )
 
@@ -19,6 +23,10 @@ PATCHES: list[MotoPatch] = [
     AuthorizationPatch(Authorizer([], account="123456789012"), lambda _: (), lambda _: True),
     BucketPolicyPatch(),
     ExecutionNamePatch(),
+    LambdaInvokePatch(lambda name, body, headers: b"{}"),
+    WaitPatch(0.5),
+    RetrySleepPatch(0.5),
+    S3EventPatch(lambda account, bucket, event, key: None),
 ]
 
 
