@@ -35,3 +35,19 @@ def entered_states(deployment: Deployment, arn: str) -> list[str]:
     return [
         e["stateEnteredEventDetails"]["name"] for e in events["events"] if "stateEnteredEventDetails" in e
     ]
+
+
+def succeeded(deployment: Deployment, arn: str) -> dict[str, Any]:
+    """Wait for the execution and fail the test unless it SUCCEEDED, with every task failure's cause
+    in the message (an AccessDenied names the action and the role of the function that was refused)."""
+    described = wait_for(deployment, arn)
+    if described["status"] != "SUCCEEDED":
+        events = deployment.client("stepfunctions").get_execution_history(executionArn=arn, maxResults=1000)
+        causes = [
+            f"{details.get('error')}: {details.get('cause')}"
+            for event in events["events"]
+            for key, details in event.items()
+            if key.endswith("FailedEventDetails") and isinstance(details, dict)
+        ]
+        raise AssertionError(f"{arn} ended {described['status']}:\n" + "\n".join(causes or [str(described.get("cause"))]))
+    return described

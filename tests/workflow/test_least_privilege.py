@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.runs import wait_for
+from support.runs import succeeded, wait_for
 
 from objective_sweep.localcloud import LocalCloud
 from objective_sweep.localcloud.authorizer import LedgerEntry
@@ -83,7 +83,7 @@ def ledger(cloud: LocalCloud, deployment: Deployment, files: RunFiles, tmp_path_
     )  # fmt: skip
     uploaded = upload_run(deployment, config, files)
     first = find_started_execution(deployment, uploaded, timeout=30)
-    assert wait_for(deployment, first)["status"] == "SUCCEEDED"
+    succeeded(deployment, first)
 
     # 2. A run naming a file that is not there fails in PrepareRun (S3 answers 404 only to a caller
     # that may list the bucket).
@@ -105,7 +105,7 @@ def ledger(cloud: LocalCloud, deployment: Deployment, files: RunFiles, tmp_path_
     s3.upload_file(str(files.interactions), deployment.bucket, f"experiments/{EXPERIMENT}/interactions.csv")
     (schedule,) = cloud.stack.schedules
     retrain = cloud.fire_schedule(schedule.name)
-    assert wait_for(deployment, retrain)["status"] == "SUCCEEDED"
+    succeeded(deployment, retrain)
     return list(cloud.authorizer.ledger)
 
 
