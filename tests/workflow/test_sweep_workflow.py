@@ -78,9 +78,16 @@ def _inventory(deployment: Deployment, experiment: str) -> dict[str, list[str]]:
     return found
 
 
-def test_happy_path_trains_and_deploys_four_levels(deployment: Deployment, files: RunFiles) -> None:
-    config = build_config(files, experiment="happy")
-    arn, described = _upload_and_run(deployment, config, files)
+@pytest.fixture(scope="module")
+def happy(deployment: Deployment, files: RunFiles) -> tuple[str, dict[str, Any]]:
+    """One sweep of all four levels, shared by the tests that read it or run it again."""
+    return _upload_and_run(deployment, build_config(files, experiment="happy"), files)
+
+
+def test_happy_path_trains_and_deploys_four_levels(
+    deployment: Deployment, happy: tuple[str, dict[str, Any]]
+) -> None:
+    arn, described = happy
     history = execution_history(deployment, arn)
     assert described["status"] == "SUCCEEDED", described
     # Waiting on Personalize is done by states, never by failing tasks.
@@ -102,9 +109,12 @@ def test_happy_path_trains_and_deploys_four_levels(deployment: Deployment, files
     assert sorted(inventory["campaigns"]) == sorted(level["campaignArn"] for level in levels.values())
 
 
-def test_identical_rerun_creates_nothing(deployment: Deployment, files: RunFiles) -> None:
+def test_identical_rerun_creates_nothing(
+    deployment: Deployment, files: RunFiles, happy: tuple[str, dict[str, Any]]
+) -> None:
+    assert happy[1]["status"] == "SUCCEEDED", happy[1]
     before = _inventory(deployment, "happy")
-    assert before["campaigns"], "runs after test_happy_path_trains_and_deploys_four_levels"
+    assert len(before["campaigns"]) == 4
     arn, described = _upload_and_run(deployment, build_config(files, experiment="happy"), files)
     assert described["status"] == "SUCCEEDED", described
     assert _failures(execution_history(deployment, arn)) == []
