@@ -46,11 +46,13 @@ COLUMN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,149}$")
 RESERVED_COLUMNS = frozenset({"USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE", "EVENT_VALUE"})
 
 
-class _Model(BaseModel):
+class CamelModel(BaseModel):
+    """The base of every model on the wire: camelCase JSON, snake_case Python, unknown fields refused."""
+
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
 
 
-class RecommendationPolicy(_Model):
+class RecommendationPolicy(CamelModel):
     """How the report picks the level to ship."""
 
     relevance_metric: MetricName = Field(
@@ -65,7 +67,7 @@ class RecommendationPolicy(_Model):
     )
 
 
-class QualityGate(_Model):
+class QualityGate(CamelModel):
     """When a retrained solution version may replace the one a campaign serves."""
 
     metric: MetricName = Field(
@@ -80,7 +82,7 @@ class QualityGate(_Model):
     )
 
 
-class RunConfig(_Model):
+class RunConfig(CamelModel):
     """One sweep: the data, the objective, the levels to train, and what to do with the result."""
 
     experiment: str = Field(

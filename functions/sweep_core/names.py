@@ -70,3 +70,15 @@ def run_claim_key(experiment: str, object_key: str, object_version: str) -> str:
 
 def report_prefix(experiment: str, execution_name: str) -> str:
     return f"reports/{experiment}/{execution_name}/"
+
+
+RUN_FILE_NAME = "sweep.json"
+
+
+def experiment_prefix(experiment: str) -> str:
+    """The S3 folder of an experiment's data and run file; an upload of its run file starts a sweep."""
+    return f"experiments/{experiment}/"
+
+
+def run_file_key(experiment: str) -> str:
+    return experiment_prefix(experiment) + RUN_FILE_NAME

@@ -25,7 +25,6 @@ from sweep_core.validation import validate_inputs
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-RUN_FILE_NAME = "sweep.json"
 # How long an experiment's lease holds if its execution never releases it: past the longest run the
 # state machine allows (the wait budgets add up to 34 h; tests/unit/test_definition.py checks).
 LEASE_TTL = timedelta(hours=36)
@@ -35,7 +34,7 @@ _PATH_FIELDS = ("interactions", "items", "users", "titles")
 
 def run_file_for(bucket: str, experiment: str) -> S3Location:
     """Where an experiment's run file lives; the retrain schedule names only the experiment."""
-    return S3Location(bucket, f"experiments/{experiment}/{RUN_FILE_NAME}")
+    return S3Location(bucket, names.run_file_key(experiment))
 
 
 def prepare_run(s3: S3Client, request: PrepareRunRequest, settings: Settings) -> PrepareRunResult:

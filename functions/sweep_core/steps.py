@@ -6,21 +6,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import Field
 
-from sweep_core.models import RunConfig, Sensitivity
+from sweep_core.models import CamelModel, RunConfig, Sensitivity
 from sweep_core.report.model import DatasetFacts, DeploymentDecision
 
 DataKind = Literal["interactions", "items", "users", "titles"]
 Trigger = Literal["console", "runFile", "s3Event", "schedule"]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
-
-
-class DataFile(_Model):
+class DataFile(CamelModel):
     """One input file as it was when the run started: its S3 URI and the object's version token
     (VersionId, or ETag on an unversioned bucket), the idempotency key of its import job."""
 
@@ -28,7 +23,7 @@ class DataFile(_Model):
     version: str
 
 
-class Run(_Model):
+class Run(CamelModel):
     """The validated run every later step works from (PrepareRun's result, at ``$.run``)."""
 
     config: RunConfig
@@ -43,7 +38,7 @@ class Run(_Model):
     schemas: dict[str, str] = Field(description="Dataset kind -> Avro schema JSON for CreateSchema.")
 
 
-class PrepareRunRequest(_Model):
+class PrepareRunRequest(CamelModel):
     """PrepareRun's Parameters: the raw execution input and the execution's identity."""
 
     event: dict[str, Any]
@@ -52,7 +47,7 @@ class PrepareRunRequest(_Model):
     started_at: datetime
 
 
-class PrepareRunResult(_Model):
+class PrepareRunResult(CamelModel):
     """A duplicate S3 event (same object version already claimed by another execution) yields no run."""
 
     duplicate: bool = False
@@ -60,7 +55,7 @@ class PrepareRunResult(_Model):
     run: Run | None = None
 
 
-class WaitPolicy(_Model):
+class WaitPolicy(CamelModel):
     """Backoff and budget of one wait loop; written beside the loop in the state machine."""
 
     initial_seconds: int = Field(ge=1)
@@ -68,7 +63,7 @@ class WaitPolicy(_Model):
     budget_seconds: int = Field(ge=1)
 
 
-class Poll(_Model):
+class Poll(CamelModel):
     """A wait loop's progress: the Choice reads ``done``, the Wait state reads ``waitSeconds``."""
 
     status: str = ""
@@ -78,7 +73,7 @@ class Poll(_Model):
     wait_seconds: int = Field(default=0, ge=0)
 
 
-class ImportState(_Model):
+class ImportState(CamelModel):
     """ImportDatasets' result, at ``$.imports``: ``{}`` before the first call."""
 
     dataset_group_arn: str | None = None
@@ -86,29 +81,29 @@ class ImportState(_Model):
     poll: Poll = Field(default_factory=Poll)
 
 
-class ImportRequest(_Model):
+class ImportRequest(CamelModel):
     run: Run
     imports: ImportState
     wait: WaitPolicy
 
 
-class SolutionState(_Model):
+class SolutionState(CamelModel):
     solution_arn: str | None = None
     poll: Poll = Field(default_factory=Poll)
 
 
-class VersionState(_Model):
+class VersionState(CamelModel):
     solution_version_arn: str | None = None
     poll: Poll = Field(default_factory=Poll)
 
 
-class CampaignState(_Model):
+class CampaignState(CamelModel):
     campaign_arn: str | None = None
     deployment: DeploymentDecision | None = None
     poll: Poll = Field(default_factory=Poll)
 
 
-class LevelState(_Model):
+class LevelState(CamelModel):
     """One Map iteration's state: the level, the run, and each phase's result so far."""
 
     sensitivity: Sensitivity
@@ -119,12 +114,12 @@ class LevelState(_Model):
     campaign: CampaignState = Field(default_factory=CampaignState)
 
 
-class LevelRequest(_Model):
+class LevelRequest(CamelModel):
     level: LevelState
     wait: WaitPolicy
 
 
-class LevelRecord(_Model):
+class LevelRecord(CamelModel):
     """What a Map iteration ends with: the ARNs of an ACTIVE level, or the Catch's error record."""
 
     sensitivity: Sensitivity
@@ -137,13 +132,13 @@ class LevelRecord(_Model):
     cause: str | None = None
 
 
-class CompareRequest(_Model):
+class CompareRequest(CamelModel):
     run: Run
     levels: list[LevelRecord]
     finished_at: datetime | None = None
 
 
-class CompareResult(_Model):
+class CompareResult(CamelModel):
     """Kept small: it becomes part of the execution output (limit 256 KB)."""
 
     summary: dict[str, Any]
@@ -153,20 +148,20 @@ class CompareResult(_Model):
     delete_campaign_arns: list[str]
 
 
-class ApplyKeepRequest(_Model):
+class ApplyKeepRequest(CamelModel):
     """After the comparison: delete the campaigns it decided `keep` does not keep."""
 
     run: Run
     delete_campaign_arns: list[str]
 
 
-class SettleRequest(_Model):
+class SettleRequest(CamelModel):
     """After a failure: the whole state, whatever it holds by then (the run, maybe the comparison)."""
 
     state: dict[str, Any]
 
 
-class Billing(_Model):
+class Billing(CamelModel):
     """A campaign of the run still billing after ApplyKeep, and what it costs."""
 
     sensitivity: Sensitivity
@@ -176,14 +171,14 @@ class Billing(_Model):
     monthly_usd: float
 
 
-class ApplyKeepResult(_Model):
+class ApplyKeepResult(CamelModel):
     deleted: list[str]
     already_gone: list[str]
     billing: list[Billing] = Field(default_factory=list)
     cleanup: str = Field(default="", description="The command that removes everything of the experiment.")
 
 
-class NotifyRequest(_Model):
+class NotifyRequest(CamelModel):
     """Success carries the report summary and the run; failure carries the whole state (the Catch's
     Error/Cause in `failure`, and what settling the run's campaigns left billing in `keep`)."""
 
@@ -194,5 +189,5 @@ class NotifyRequest(_Model):
     execution_arn: str
 
 
-class NotifyResult(_Model):
+class NotifyResult(CamelModel):
     message_id: str | None

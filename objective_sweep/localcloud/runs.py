@@ -18,10 +18,9 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from sweep_core import names
+from sweep_core.errors import readable_cause
 from sweep_core.models import RunConfig, Sensitivity
 
-RUN_FILE_NAME = "sweep.json"
-EXPERIMENTS_PREFIX = "experiments/"
 # User metadata holding a data file's SHA-256, to recognise an unchanged file.
 _CHECKSUM_METADATA = "sha256"
 _NAME_CHARS = re.compile(r"[^A-Za-z0-9_-]+")
@@ -160,7 +159,7 @@ def upload_run(deployment: Deployment, config: RunConfig, files: RunFiles) -> Up
     A data file whose content is already the current object is not uploaded again: a new object
     version would give the run a new data fingerprint and retrain every level for nothing."""
     s3 = deployment.client("s3")
-    prefix = f"{EXPERIMENTS_PREFIX}{config.experiment}/"
+    prefix = names.experiment_prefix(config.experiment)
     for name, path in files.by_name().items():
         checksum = _sha256(path)
         try:
@@ -176,7 +175,7 @@ def upload_run(deployment: Deployment, config: RunConfig, files: RunFiles) -> Up
                 prefix + name,
                 ExtraArgs={"Metadata": {_CHECKSUM_METADATA: checksum}},
             )
-    key = prefix + RUN_FILE_NAME
+    key = names.run_file_key(config.experiment)
     started = datetime.now(UTC)
     body = config.model_dump_json(by_alias=True, exclude_defaults=True, indent=2).encode("utf-8")
     put = s3.put_object(Bucket=deployment.bucket, Key=key, Body=body, ContentType="application/json")
@@ -359,13 +358,7 @@ def failure_cause(described: dict[str, Any], history: list[dict[str, Any]]) -> s
             if details:
                 error, cause = details.get("error"), details.get("cause")
                 break
-    # A Lambda error's cause is its JSON answer; the message is what a reader needs, not the stack trace.
-    try:
-        payload = json.loads(cause or "")
-    except json.JSONDecodeError:
-        payload = None
-    if isinstance(payload, dict) and "errorMessage" in payload:
-        cause = str(payload["errorMessage"])
+    cause = readable_cause(cause) if cause else cause
     return f"{error or described['status']}: {cause or 'no cause recorded'}"
 
 

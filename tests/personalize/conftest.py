@@ -21,10 +21,10 @@ from botocore.config import Config
 from botocore.validate import ParamValidator
 from moto.server import ThreadedMotoServer
 
+from objective_sweep.datasets.prepared import ROYALTY_TIERS
 from objective_sweep.personalize.server import LocalPersonalize
 
 BUCKET = "personalize-tests"
-ROYALTIES = [0, 0.005, 0.01, 0.015, 0.02, 0.025, 0.05, 0.10]
 INTERACTIONS_SCHEMA = json.dumps(
     {
         "type": "record",
@@ -102,7 +102,9 @@ def synthetic_items(items: int = 90) -> str:
     writer = csv.writer(out)
     writer.writerow(["ITEM_ID", "ROYALTY", "GENRE"])
     for item in range(items):
-        writer.writerow([f"i{item}", -ROYALTIES[item % 8], "" if item % 5 == 0 else f"G{item % 3}"])
+        writer.writerow(
+            [f"i{item}", -ROYALTY_TIERS[item % len(ROYALTY_TIERS)], "" if item % 5 == 0 else f"G{item % 3}"]
+        )
     return out.getvalue()
 
 

@@ -15,6 +15,8 @@ import pytest
 from sweep_core.models import ALL_SENSITIVITIES, RunConfig, Sensitivity
 from sweep_core.report.model import ComparisonInput, LevelOutcome
 
+from objective_sweep.datasets.prepared import ROYALTY_TIERS
+
 STUDY_METRICS: dict[Sensitivity, dict[str, float]] = {
     "OFF": {
         "average_rewards_at_k": 0.1491,
@@ -49,7 +51,6 @@ STUDY_METRICS: dict[Sensitivity, dict[str, float]] = {
         "precision_at_10": 0.0281,
     },
 }
-ROYALTY = [0, 0.005, 0.01, 0.015, 0.02, 0.025, 0.05, 0.10]
 PUSH = {"OFF": 0.0, "LOW": 8.0, "MEDIUM": 20.0, "HIGH": 60.0}
 ACCOUNT = "arn:aws:personalize:us-east-1:123456789012"
 # Titles that would break Markdown tables or inject HTML if a renderer forgot to escape them.
@@ -61,7 +62,7 @@ HOSTILE_TITLES = {
 
 def royalty(item: int) -> float:
     """The study's rule, negated so that maximising lowers royalties."""
-    return -ROYALTY[item % 8]
+    return -ROYALTY_TIERS[item % len(ROYALTY_TIERS)]
 
 
 def ranked(user: int, sensitivity: Sensitivity, k: int) -> list[str]:

@@ -49,5 +49,7 @@ def succeeded(deployment: Deployment, arn: str) -> dict[str, Any]:
             for key, details in event.items()
             if key.endswith("FailedEventDetails") and isinstance(details, dict)
         ]
-        raise AssertionError(f"{arn} ended {described['status']}:\n" + "\n".join(causes or [str(described.get("cause"))]))
+        raise AssertionError(
+            f"{arn} ended {described['status']}:\n" + "\n".join(causes or [str(described.get("cause"))])
+        )
     return described

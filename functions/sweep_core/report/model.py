@@ -6,19 +6,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import ConfigDict, Field, model_validator
 
-from sweep_core.models import RecommendationPolicy, RunConfig, Sensitivity
+from sweep_core.models import CamelModel, RecommendationPolicy, RunConfig, Sensitivity
 
 REPORT_SCHEMA_VERSION = 1
 
 
-class _Model(BaseModel):
+class _Model(CamelModel):
     # NaN or infinity would break the charts' scales and is not valid JSON in report.json.
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True, allow_inf_nan=False
-    )
+    model_config = ConfigDict(allow_inf_nan=False)
 
 
 # ---------------------------------------------------------------------------------------------
