@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from sweep_core import names
-from sweep_core.personalize import delete_campaigns, service_errors, since
+from sweep_core.personalize import delete_campaigns, describe_campaign, service_errors, since
 from sweep_core.report.build import HOURS_PER_MONTH
 from sweep_core.steps import ApplyKeepResult, Billing, Run
 
@@ -35,8 +35,8 @@ def run_campaigns(pz: PersonalizeClient, run: Run) -> list[dict[str, Any]]:
     found = []
     for page in pz.get_paginator("list_campaigns").paginate():
         for summary in page["campaigns"]:
-            if summary["name"] in wanted:
-                described = pz.describe_campaign(campaignArn=summary["campaignArn"])["campaign"]
+            # A campaign whose deletion ends between the listing and its description bills no more.
+            if summary["name"] in wanted and (described := describe_campaign(pz, summary["campaignArn"])):
                 found.append({**described, "sensitivity": wanted[summary["name"]]})
     return found
 
