@@ -266,8 +266,14 @@ def _sweep(args: argparse.Namespace, files: RunFiles, **fields: Any) -> int:
     for name in ("sensitivities", "keep"):
         if getattr(args, name) is not None:
             fields[name] = getattr(args, name)
+    # A refusal names the run file, or the option, that gave the field.
+    given = [
+        name for name in ("experiment", "objective", "sensitivities", "keep") if getattr(args, name, None)
+    ]
+    run_file = getattr(args, "run_file", None)
     try:
-        config = build_config(files, **fields)
+        source = str(run_file) if run_file else "the run options"
+        config = build_config(files, source=source, options={name: f"--{name}" for name in given}, **fields)
         validate_locally(config, files)
     except InvalidInputError as error:
         print("the input is not usable; nothing was uploaded:", file=sys.stderr)

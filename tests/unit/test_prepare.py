@@ -232,7 +232,7 @@ def test_console_config_paths_are_bucket_keys_and_data_changes_the_fingerprint(
         ('{"interactions": "interactions.csv",\n  "items": }', r"sweep\.json, line 2: not JSON"),
         (
             {**RUN_FILE, "sensitivities": ["EXTREME"]},
-            r"sweep\.json, column sensitivities\.0: Input should be",
+            r"sweep\.json: field 'sensitivities' is \"EXTREME\", not one of the allowed values — use 'OFF'",
         ),
         ({**RUN_FILE, "items": "missing.csv"}, r"missing\.csv: the items file cannot be read"),
         ({**RUN_FILE, "items": "../../../x.csv"}, r"column items: .* points outside the bucket"),
