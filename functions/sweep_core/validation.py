@@ -445,8 +445,7 @@ class _FileCheck:
         if self.kind == "items" and self.objective and self.objective not in header:
             self.findings.add(
                 f"the header has no {self.objective} column, the run's objective",
-                f"add a numeric {self.objective} column or set objective to one of: "
-                + ", ".join(h for h in header if h not in ID_COLUMNS["items"]),
+                _objective_hint(self.objective, [h for h in header if h not in ID_COLUMNS["items"]]),
                 line=1,
                 column=self.objective,
             )
@@ -677,6 +676,15 @@ class _FileCheck:
                 column="EVENT_VALUE",
                 kind="event value",
             )
+
+
+def _objective_hint(objective: str, columns: list[str]) -> str:
+    """How to name an objective the items header has not got: the column differing only in case,
+    else every column."""
+    same = [c for c in columns if c.lower() == objective.lower()]
+    if same:
+        return f"did you mean {same[0]}? Column names are case-sensitive"
+    return f"add a numeric {objective} column or set objective to one of: {', '.join(columns)}"
 
 
 def _number(text: str) -> float | None:

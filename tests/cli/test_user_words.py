@@ -164,6 +164,18 @@ def test_run_file_mistakes_name_the_run_file_and_the_field(
     ("option", "value", "expected"),
     [
         ("--objective", "TIMESTAMP", "--objective TIMESTAMP: TIMESTAMP is a reserved Personalize column"),
+        (
+            "--objective",
+            "margin",
+            "catalog_2024.csv, line 1, column margin: the header has no margin column, the run's objective — "
+            "did you mean MARGIN? Column names are case-sensitive",
+        ),
+        (
+            "--objective",
+            "PROFIT",
+            "catalog_2024.csv, line 1, column PROFIT: the header has no PROFIT column, the run's objective — "
+            "add a numeric PROFIT column or set objective to one of: CATEGORY, PRICE, MARGIN",
+        ),
         ("--experiment", "my shop", "--experiment my shop: 'my shop' is not a usable experiment name"),
     ],
 )

@@ -294,6 +294,15 @@ CASES = [
         1,
         "ROYALTY",
     ),
+    Case(
+        "objective-wrong-case",
+        lambda files: None,
+        "items.csv",
+        "the header has no royalty column",
+        1,
+        "royalty",
+        {"objective": "royalty"},
+    ),
     Case("objective-null", set_field("items.csv", 6, 1, b""), "items.csv", "ROYALTY is empty", 6, "ROYALTY"),
     Case(
         "objective-not-numeric",
@@ -506,6 +515,39 @@ CONFIG_CASES = [
 ]
 
 
+# `sweep run --run-file shop/sweep.json` refusing the run file itself: (case, content or None for a
+# missing file, the message).
+RUN_FILE_CASES = [
+    ("run-file-missing", None, "sweep run: shop/sweep.json: does not exist — check the path"),
+    (
+        "run-file-not-json",
+        '{"items": "items.csv",\n "interactions": }',
+        "sweep run: shop/sweep.json, line 2: is not valid JSON at column 18 (Expecting value) — correct the JSON",
+    ),
+    (
+        "run-file-not-an-object",
+        '["interactions.csv"]',
+        "sweep run: shop/sweep.json: is not a JSON object — write a RunConfig object, e.g. examples/sweep.json",
+    ),
+    (
+        "run-file-s3-path-in-a-local-run",
+        '{"interactions": "s3://b/i.csv", "items": "items.csv"}',
+        "sweep run: shop/sweep.json: field 'interactions' is \"s3://b/i.csv\", not a local path — a local run "
+        "reads its files from disk: give a path relative to the run file",
+    ),
+    (
+        "run-file-without-items",
+        '{"interactions": "interactions.csv"}',
+        "sweep run: give --items (or a --run-file that names it)",
+    ),
+    (
+        "run-file-misspelt-field",
+        '{"interactions": "i.csv", "items": "t.csv", "reportUser": 5}',
+        "shop/sweep.json: field 'reportUser' is not a RunConfig field — did you mean 'reportUsers'?",
+    ),
+]
+
+
 @pytest.fixture(scope="module")
 def base_files(tmp_path_factory: pytest.TempPathFactory) -> Files:
     folder = tmp_path_factory.mktemp("valid")
@@ -599,7 +641,7 @@ def test_run_config_refuses_in_plain_words(name: str, overrides: dict[str, Any],
 
 def test_the_catalogue_is_documented() -> None:
     rows = dict(re.findall(r"^\| `([a-z0-9-]+)` \|(.*)$", DOCS.read_text(encoding="utf-8"), re.MULTILINE))
-    names = {c.name for c in CASES} | {c[0] for c in CONFIG_CASES}
+    names = {c.name for c in CASES} | {c[0] for c in CONFIG_CASES} | {c[0] for c in RUN_FILE_CASES}
     assert names == set(rows)
     assert len(names) >= 25
     for case in CASES:
@@ -607,7 +649,10 @@ def test_the_catalogue_is_documented() -> None:
         assert case.message in rows[case.name], case.name
     for name, _, expected in CONFIG_CASES:
         assert f"`shop/sweep.json: {expected.removesuffix('...')}" in rows[name], name
+    for name, _, message in RUN_FILE_CASES:
+        assert f"`{message}`" in rows[name], name
     assert all(row.rstrip().endswith("| 2 |") for row in rows.values()), "every case exits 2"
+    assert f"lists the {len(names)} cases" in (DOCS.parents[1] / "README.md").read_text(encoding="utf-8")
 
 
 def test_a_missing_field_is_named_with_what_it_is_for() -> None:
@@ -629,25 +674,15 @@ def test_sweep_validate_names_a_bad_option(tmp_path: Path, capsys: pytest.Captur
     assert "Value error" not in err
 
 
-@pytest.mark.parametrize(
-    ("content", "expected"),
-    [
-        ('{"items": "items.csv",\n "interactions": }', r"sweep\.json, line 2: is not valid JSON at column"),
-        ('["interactions.csv"]', r"sweep\.json: is not a JSON object"),
-        ('{"interactions": "s3://b/i.csv", "items": "items.csv"}', r"field interactions is 's3://b/i\.csv'"),
-        ('{"interactions": "interactions.csv"}', r"give --items \(or a --run-file that names it\)"),
-        (
-            '{"interactions": "i.csv", "items": "t.csv", "reportUser": 5}',
-            r"sweep\.json: field 'reportUser' is not a RunConfig field — did you mean 'reportUsers'\?",
-        ),
-    ],
-)
+@pytest.mark.parametrize(("name", "content", "expected"), RUN_FILE_CASES, ids=[c[0] for c in RUN_FILE_CASES])
 def test_sweep_run_refuses_a_bad_run_file_before_starting_anything(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, expected: str
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, content: str | None, expected: str
 ) -> None:
-    run_file = tmp_path / "sweep.json"
-    run_file.write_text(content, encoding="utf-8")
+    run_file = tmp_path / "shop" / "sweep.json"
+    run_file.parent.mkdir()
+    if content is not None:
+        run_file.write_text(content, encoding="utf-8")
     assert main(["run", "--run-file", str(run_file)]) == 2
     captured = capsys.readouterr()
-    assert re.search(expected, captured.err), captured.err
+    assert expected.replace("shop/sweep.json", str(run_file)) in captured.err, captured.err
     assert "starting the local cloud" not in captured.out
