@@ -350,6 +350,12 @@ CASES = [
         "is a ZIP archive",
     ),
     Case(
+        "interactions-utf16",
+        lambda files: files.update({"interactions.csv": files["interactions.csv"].decode().encode("utf-16")}),
+        "interactions.csv",
+        "is UTF-16 text",
+    ),
+    Case(
         "interactions-semicolons",
         lambda files: files.update({"interactions.csv": files["interactions.csv"].replace(b",", b";")}),
         "interactions.csv",
