@@ -63,6 +63,7 @@ class RecommendationPolicy(CamelModel):
         default=0.05,
         ge=0,
         le=1,
+        allow_inf_nan=False,
         description="Largest relative loss of relevanceMetric against OFF that is acceptable (0.05 = 5%).",
     )
 
@@ -78,6 +79,7 @@ class QualityGate(CamelModel):
         default=0.02,
         ge=0,
         le=1,
+        allow_inf_nan=False,
         description="Largest relative drop of the metric that still lets the new version deploy.",
     )
 
@@ -143,10 +145,11 @@ class RunConfig(CamelModel):
     campaign_tps_hour_price: float = Field(
         default=0.2,
         ge=0,
+        allow_inf_nan=False,
         description="USD per TPS-hour of a campaign, for the cost estimate (check your region's price).",
     )
     training_hour_price: float = Field(
-        default=0.24, ge=0, description="USD per training hour, for the cost estimate."
+        default=0.24, ge=0, allow_inf_nan=False, description="USD per training hour, for the cost estimate."
     )
 
     @field_validator("experiment")

@@ -25,12 +25,13 @@ _EXPECTED = {
     "int_type": _WHOLE,
     "int_parsing": _WHOLE,
     "int_from_float": _WHOLE,
+    "int_parsing_size": ("a whole number of a usable size", "give a number in the field's range"),
     "float_type": _NUMBER,
     "float_parsing": _NUMBER,
     "finite_number": _NUMBER,
     "bool_type": ("true or false", "write true or false, without quotes"),
     "bool_parsing": ("true or false", "write true or false, without quotes"),
-    "string_type": ("text", 'write it in double quotes, e.g. "items.csv"'),
+    "string_type": ("text", "write it in double quotes"),
     "list_type": ("a list", 'write a JSON list, e.g. ["OFF", "HIGH"]'),
     "model_type": _OBJECT,
     "model_attributes_type": _OBJECT,
@@ -76,7 +77,8 @@ def _problem(issue: Mapping[str, Any], source: str, options: Mapping[str, str]) 
         described = _field_description(loc)
         return Problem(source, f"the required field '{path}' is missing", f"add it{described}")
     if option:
-        source = f"{option} {issue['input']}"
+        typed = issue["input"]
+        source = f"{option} {','.join(map(str, typed)) if isinstance(typed, list) else typed}"
     if kind in ("value_error", "assertion_error"):
         reason = str(ctx.get("error", issue["msg"]))
         return Problem(source, reason if option or not path else f"field '{path}': {reason}", "")
@@ -106,7 +108,7 @@ def _problem(issue: Mapping[str, Any], source: str, options: Mapping[str, str]) 
 
 def _shown(value: Any) -> str:
     """A value as the user wrote it in JSON (null, "text", 1.5), shortened."""
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
         value = int(value)
     try:
         text = json.dumps(value, ensure_ascii=False)
@@ -153,7 +155,14 @@ def _suggestion(name: str, model: type[BaseModel]) -> str:
     close = difflib.get_close_matches(name, list(aliases), n=1, cutoff=0.6)
     if close:
         return f"did you mean '{close[0]}'?"
+    nested = [f"'{alias}.{name}'" for alias in aliases if name in _aliases(_nested_model(model, alias))]
+    if nested:
+        return f"did you mean {' or '.join(nested)}?"
     return "the fields are " + ", ".join(aliases)
+
+
+def _aliases(model: type[BaseModel] | None) -> list[str]:
+    return [info.alias or name for name, info in model.model_fields.items()] if model else []
 
 
 def _field_description(loc: list[str]) -> str:

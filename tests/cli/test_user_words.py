@@ -177,6 +177,11 @@ def test_run_file_mistakes_name_the_run_file_and_the_field(
             "add a numeric PROFIT column or set objective to one of: CATEGORY, PRICE, MARGIN",
         ),
         ("--experiment", "my shop", "--experiment my shop: 'my shop' is not a usable experiment name"),
+        (
+            "--sensitivities",
+            "OFF,OFF",
+            "--sensitivities OFF,OFF: a sensitivity is listed twice — list each level once",
+        ),
     ],
 )
 def test_option_mistakes_name_the_option(

@@ -493,7 +493,7 @@ CONFIG_CASES = [
     (
         "config-missing-items",
         {"items": None},
-        "field 'items' is null, not text — write it in double quotes, e.g. \"items.csv\"",
+        "field 'items' is null, not text — write it in double quotes",
     ),
     (
         "config-num-results-not-a-number",
