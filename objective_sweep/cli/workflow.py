@@ -68,7 +68,9 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         "--sensitivities", type=_sensitivities, help="levels to train, e.g. OFF,HIGH (default all four)"
     )
     parser.add_argument(
-        "--keep", choices=("all", "recommended", "none"), help="campaigns left running (default all)"
+        "--keep",
+        choices=("all", "recommended", "none"),
+        help="campaigns left running after the comparison (default recommended: only the recommended level's)",
     )
     parser.add_argument("--out", type=Path, help="results folder (default results/<experiment>/<execution>/)")
     _add_target_options(parser)
