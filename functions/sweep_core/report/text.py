@@ -100,5 +100,7 @@ def render_text(report: Report, width: int = 80) -> str:
             width,
             subsequent_indent="  ",
             break_long_words=True,
+            # An ARN split at its hyphens could not be copied back whole.
+            break_on_hyphens=False,
         )
     return "\n".join(lines) + "\n"
