@@ -165,10 +165,16 @@ def test_sns_summary_carries_the_headline_numbers(make_study: MakeInput) -> None
     ],
 )
 def test_terminal_campaign_row_follows_keep(make_study: MakeInput, keep: str, row: list[str]) -> None:
-    text = render_text(build_report(make_study(keep=keep)))
+    report = build_report(make_study(keep=keep))
+    text = render_text(report)
     (line,) = [line for line in text.splitlines() if line.startswith("campaign ")]
     assert line.split()[1:] == row
     assert "ACTIVE" not in line
+    # The Markdown and HTML cost sections count what keep deleted the same way.
+    deleted = row.count("DELETED")
+    note = f"{deleted} campaign(s) deployed for the comparison were deleted after it (keep={keep})."
+    for page in (render_markdown(report), render_html(report)):
+        assert (note in " ".join(page.split())) == (deleted > 0)
 
 
 def test_terminal_campaign_row_shows_a_failed_level(
