@@ -140,7 +140,9 @@ class RunConfig(CamelModel):
     policy: RecommendationPolicy = Field(default_factory=RecommendationPolicy)
     quality_gate: QualityGate = Field(default_factory=QualityGate)
     keep: Literal["all", "recommended", "none"] = Field(
-        default="all", description="Campaigns left running when the run ends."
+        default="recommended",
+        description="Campaigns left running when the run ends: every level is deployed for the comparison, "
+        "then recommended keeps only the recommended level's campaign, all keeps every one, none keeps none.",
     )
     campaign_tps_hour_price: float = Field(
         default=0.2,

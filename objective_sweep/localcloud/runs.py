@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import textwrap
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -226,17 +227,88 @@ def find_started_execution(deployment: Deployment, uploaded: UploadedRun, *, tim
             seen.add(arn)
             event = json.loads(sfn.describe_execution(executionArn=arn).get("input") or "{}")
             obj = (event.get("detail") or {}).get("object") or {} if isinstance(event, dict) else {}
-            if obj.get("key") != uploaded.key:
-                continue
-            if (
-                obj.get("version-id", uploaded.version_id) == uploaded.version_id
-                or obj.get("etag") == uploaded.etag
-            ):
+            if obj.get("key") == uploaded.key and _same_object(obj, uploaded):
                 return str(arn)
         time.sleep(0.2)
     raise RunError(
         f"uploading s3://{deployment.bucket}/{uploaded.key} started no execution within {timeout:.0f} s: "
         "is the stack's EventBridge rule enabled and the bucket's EventBridge notification on?"
+    )
+
+
+def _same_object(event_object: dict[str, Any], uploaded: UploadedRun) -> bool:
+    """Whether an S3 event's object is this upload. In a versioned bucket (the stack's) only the version
+    id tells two uploads of the same bytes apart: their ETags are equal. Only an unversioned bucket, whose
+    events carry no version id, leaves the ETag."""
+    if uploaded.version_id not in (None, "null"):
+        return bool(event_object.get("version-id") == uploaded.version_id)
+    return bool(event_object.get("etag") == uploaded.etag)
+
+
+def json_object(text: str | None) -> dict[str, Any]:
+    """An execution's input or output as a dict; anything else (absent, not JSON, a list) is empty."""
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def run_fields(deployment: Deployment, run_input: dict[str, Any]) -> dict[str, Any]:
+    """The RunConfig fields an execution was started with, read the way PrepareRun reads them: from its
+    input, or the run file (the very version an S3 event names) it points to. Empty when the input
+    names no readable run file; the experiment is then left to the caller."""
+    key, version = None, None
+    if run_input.get("source") == "aws.s3":
+        obj = (run_input.get("detail") or {}).get("object") or {}
+        key, version = obj.get("key"), obj.get("version-id")
+    elif isinstance(run_input.get("runFile"), str):
+        key = run_input["runFile"].removeprefix(f"s3://{deployment.bucket}/")
+    elif run_input.get("mode") == "retrain" and isinstance(run_input.get("experiment"), str):
+        key = names.run_file_key(run_input["experiment"])
+    else:
+        return dict(run_input)
+    fields: dict[str, Any] = {}
+    if isinstance(key, str):
+        params = {"Bucket": deployment.bucket, "Key": key}
+        if version and version != "null":
+            params["VersionId"] = version
+        try:
+            loaded = json.loads(deployment.client("s3").get_object(**params)["Body"].read())
+        except (ClientError, ValueError):
+            loaded = None
+        fields = loaded if isinstance(loaded, dict) else {}
+        parts = key.split("/")
+        # experiments/<name>/sweep.json names its experiment unless the file says otherwise.
+        if len(parts) == 3 and parts[0] == "experiments":
+            fields.setdefault("experiment", parts[1])
+    if isinstance(run_input.get("experiment"), str):
+        fields["experiment"] = run_input["experiment"]
+    return fields
+
+
+def latest_execution(deployment: Deployment, experiment: str, *, scan: int = 200) -> str:
+    """The most recently started execution of `experiment` among the state machine's latest `scan`;
+    a repeated S3 event's execution, which only points at the one that runs, is skipped."""
+    sfn = deployment.client("stepfunctions")
+    seen = 0
+    for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=deployment.state_machine_arn):
+        # ListExecutions lists the newest first.
+        for execution in page["executions"]:
+            seen += 1
+            if seen > scan:
+                break
+            described = sfn.describe_execution(executionArn=execution["executionArn"])
+            if json_object(described.get("output")).get("duplicate") is True:
+                continue
+            fields = run_fields(deployment, json_object(described.get("input")))
+            if fields.get("experiment") == experiment:
+                return str(execution["executionArn"])
+        if seen > scan:
+            break
+    raise RunError(
+        f"no execution of experiment {experiment} among the {min(seen, scan)} latest of "
+        f"{deployment.state_machine_arn}: check the name, or give the execution ARN"
     )
 
 
@@ -319,6 +391,8 @@ class Follower:
     out: IO[str]
     poll_seconds: float = 0.5
     clock: Callable[[], float] = time.monotonic
+    # Lines are wrapped to this width, never cut: a failure reason is shown whole.
+    width: int = 80
     _started: float = field(default=0.0, init=False)
     _last: dict[str, str] = field(default_factory=dict, init=False)
 
@@ -326,7 +400,14 @@ class Follower:
         if self._last.get(subject) == text:
             return
         self._last[subject] = text
-        self.out.write(f"[{self.clock() - self._started:6.1f}s] {subject:<9} {text}\n")
+        line = f"[{self.clock() - self._started:6.1f}s] {subject:<9} {text}"
+        indent = " " * 19  # under the text, past "[  12.3s] workflow  "
+        self.out.write(
+            textwrap.fill(
+                line, self.width, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False
+            )
+            + "\n"
+        )
         self.out.flush()
 
     def follow(self) -> dict[str, Any]:
