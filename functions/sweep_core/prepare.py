@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import posixpath
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -25,9 +26,11 @@ from sweep_core.validation import validate_inputs
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_stepfunctions import SFNClient
 
-# How long an experiment's lease holds if its execution never releases it: past the longest run the
-# state machine allows (the wait budgets add up to 34 h; tests/unit/test_definition.py checks).
+# How long an experiment's lease holds if its execution never releases it and Step Functions cannot
+# say whether it still runs: past the longest run the state machine allows (the wait budgets add up
+# to 34 h; tests/unit/test_definition.py checks).
 LEASE_TTL = timedelta(hours=36)
 RUN_FILE_FIX = "write the run file as a RunConfig JSON object (see schema/run-config.schema.json)"
 _PATH_FIELDS = ("interactions", "items", "users", "titles")
@@ -38,7 +41,24 @@ def run_file_for(bucket: str, experiment: str) -> S3Location:
     return S3Location(bucket, names.run_file_key(experiment))
 
 
-def prepare_run(s3: S3Client, request: PrepareRunRequest, settings: Settings) -> PrepareRunResult:
+def execution_running(sfn: SFNClient) -> Callable[[str], bool]:
+    """Whether an execution (a lease's holder) is still running, asked of Step Functions."""
+
+    def running(execution_arn: str) -> bool:
+        try:
+            return sfn.describe_execution(executionArn=execution_arn)["status"] == "RUNNING"
+        except sfn.exceptions.ExecutionDoesNotExist:
+            # Past Step Functions' retention (90 days after it ended), or never an execution.
+            return False
+
+    return running
+
+
+def prepare_run(
+    s3: S3Client, request: PrepareRunRequest, settings: Settings, running: Callable[[str], bool]
+) -> PrepareRunResult:
+    """`running` tells whether the execution holding the experiment's lease still runs (see
+    `execution_running`); one that has ended without giving it back no longer holds the experiment."""
     raw, trigger, run_file, source = _normalise(s3, request.event, settings)
     config = _validated_config(raw, settings, run_file.uri if run_file else "the execution input")
     config = _resolve_paths(config, settings.bucket_name, run_file)
@@ -53,12 +73,12 @@ def prepare_run(s3: S3Client, request: PrepareRunRequest, settings: Settings) ->
             return PrepareRunResult(duplicate=True, duplicate_of=owner)
 
     lease = S3Location(settings.bucket_name, names.lease_key(config.experiment))
-    holder = take_lease(s3, lease, request.execution_arn, datetime.now(UTC), LEASE_TTL)
+    holder = take_lease(s3, lease, request.execution_arn, datetime.now(UTC), LEASE_TTL, running=running)
     if holder.owner != request.execution_arn:
         raise ExperimentBusyError(
             f"experiment {config.experiment} is already running: {holder.owner}. This execution created "
-            "nothing; start it again once that one has ended (its lease lapses at "
-            f"{holder.expires_at:%Y-%m-%d %H:%M} UTC if it never ends cleanly)."
+            "nothing; start it again once that one has ended (or stop it: an execution that has ended no "
+            "longer holds the experiment)."
         )
     try:
         return PrepareRunResult(run=_validated_run(s3, request, config, trigger, run_file))
