@@ -13,15 +13,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-# Single-threaded BLAS (effective when this module is the first to load numpy): implicit runs its own
-# threads, and BLAS threads inside them would oversubscribe the cores.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-
 import numpy as np
+import threadpoolctl
 import tqdm  # type: ignore[import-untyped]  # no stubs pinned; one attribute is set
 from implicit.cpu.als import AlternatingLeastSquares
 from scipy.optimize import linear_sum_assignment
 from scipy.sparse import csr_matrix
+
+# Single-threaded BLAS: implicit runs its own threads, and BLAS threads inside them would oversubscribe
+# the cores. The `sweep` entry point sets OPENBLAS_NUM_THREADS before numpy loads; this covers callers
+# that loaded numpy first (tests, a library user), now that numpy's, scipy's and implicit's BLAS are loaded.
+threadpoolctl.threadpool_limits(1, user_api="blas")
 
 # implicit creates tqdm bars even with show_progress=False, and tqdm would start a global monitor
 # thread that outlives the server; the bars are disabled, so the monitor has nothing to do.
