@@ -85,7 +85,7 @@ def gather(
     config = run.config
     with service_errors():
         levels = [_outcome(pz, record) for record in records]
-    users = report_users(s3, run)
+    users = run.report_users
     recommendations: dict[str, dict[str, list[str]]] = {}
     dropped: dict[str, int] = {}
     for level in levels:
@@ -207,25 +207,6 @@ def _rows(s3: S3Client, uri: str) -> Iterator[dict[str, str]]:
         yield from csv.DictReader(text_lines(body))
     finally:
         body.close()
-
-
-def _natural(user: str) -> tuple[int, int, str]:
-    # Numeric ids sort as numbers (2 before 10), others after them as text: the choice is stable.
-    return (0, int(user), "") if user.isdigit() else (1, 0, user)
-
-
-def report_users(s3: S3Client, run: Run) -> list[str]:
-    """The sample users, then the first ``reportUsers`` user ids of the interactions file in
-    natural order: the same users on every run over the same data."""
-    config = run.config
-    seen = {row["USER_ID"] for row in _rows(s3, config.interactions) if row.get("USER_ID")}
-    chosen = list(config.sample_users)
-    for user in sorted(seen, key=_natural):
-        if len(chosen) >= config.report_users + len(config.sample_users):
-            break
-        if user not in chosen:
-            chosen.append(user)
-    return chosen
 
 
 def item_objective(s3: S3Client, items_uri: str, objective: str, wanted: set[str]) -> dict[str, float]:

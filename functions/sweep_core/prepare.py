@@ -113,7 +113,15 @@ def _validated_run(
         fingerprint=names.digest(*imported),
         dataset=DatasetFacts(interactions=summary.interactions, users=summary.users, items=summary.items),
         schemas=schemas,
+        report_users=report_users(config, summary.first_users),
     )
+
+
+def report_users(config: RunConfig, first_users: list[str]) -> list[str]:
+    """The sample users, then the first ``reportUsers`` others: the same users on every run over the
+    same data."""
+    others = [user for user in first_users if user not in config.sample_users]
+    return [*config.sample_users, *others[: config.report_users]]
 
 
 def _normalise(

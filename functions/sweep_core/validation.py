@@ -9,6 +9,7 @@ users and items, not by the file. Runs inside Lambda: standard library and pydan
 from __future__ import annotations
 
 import csv
+import heapq
 import math
 import re
 from collections import Counter
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from operator import itemgetter
 from typing import BinaryIO
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from sweep_core.errors import InvalidInputError, Problem
 from sweep_core.models import COLUMN_NAME, RunConfig
@@ -87,6 +88,10 @@ class DataSummary(BaseModel):
     interactions: int
     users: int
     users_with_2plus: int
+    first_users: list[str] = Field(
+        description="The interactions file's first user ids in natural order (numbers as numbers, then "
+        "text), as many as the report may need: the report users, chosen while the file streams by."
+    )
     items: int
     interaction_columns: list[Column]
     items_columns: list[Column]
@@ -199,9 +204,12 @@ def validate_inputs(
     problems = [p for f in findings for p in f.collected()]
     if problems:
         raise InvalidInputError(problems, more=sum(f.more for f in findings))
+    # The report's users: the sample users, then the first reportUsers others, so as many may be needed.
+    wanted = config.report_users + len(config.sample_users)
     return DataSummary(
         interactions=interactions.rows,
         users=len(interactions.per_user),
+        first_users=heapq.nsmallest(wanted, interactions.per_user, key=natural_order),
         users_with_2plus=_active_users(interactions.per_user),
         items=items.rows,
         interaction_columns=interactions.columns,
@@ -232,6 +240,11 @@ def check_config(config: RunConfig) -> list[Problem]:
             column="titles",
         )
     return findings.problems
+
+
+def natural_order(user: str) -> tuple[int, int, str]:
+    """Sort key of ids: numeric ids as numbers (2 before 10), others after them as text; a stable choice."""
+    return (0, int(user), "") if user.isascii() and user.isdigit() else (1, 0, user)
 
 
 def _active_users(per_user: Counter[str]) -> int:

@@ -225,3 +225,21 @@ def test_well_formed_blocks_skip_the_row_checks(
     monkeypatch.setattr(validation._FileCheck, "_row", counting)
     assert _validate({"interactions.csv": layout(), "items.csv": _items()}).interactions == 1200
     assert checked_rows == []
+
+
+def test_the_first_users_in_natural_order_are_chosen_while_validating() -> None:
+    lines = ["USER_ID,ITEM_ID,TIMESTAMP"]
+    lines += [
+        f"{user},i{r % 30},{1_600_000_000 + r}" for r in range(1200) for user in [("x", 10, 9, 100)[r % 4]]
+    ]
+    lines += [f"u{r % 40},i{r % 30},1600000000" for r in range(80)]
+    run = RunConfig(
+        experiment="t",
+        interactions="interactions.csv",
+        items="items.csv",
+        report_users=3,
+        sample_users=["u5"],
+    )
+    summary = _validate({"interactions.csv": "\n".join(lines) + "\n", "items.csv": _items()}, run)
+    # As many as the report may need: reportUsers plus one per sample user.
+    assert summary.first_users == ["9", "10", "100", "u0"]
