@@ -360,7 +360,7 @@ def test_a_constant_objective_fails_before_anything_else(s3: Any, dataset: dict[
     rows = [",".join("0" if i == column else v for i, v in enumerate(line.split(","))) for line in lines[1:]]
     s3.put_object(Bucket=BUCKET, Key="experiments/demo/items.csv", Body="\n".join([lines[0], *rows]).encode())
     with pytest.raises(InvalidInputError) as refused:
-        prepare_run(s3, _request(_upload_run_file(s3, RUN_FILE)), SETTINGS)
+        prepare_run(s3, _request(_upload_run_file(s3, RUN_FILE)), SETTINGS, still_running)
     assert str(refused.value).startswith(
         f"s3://{BUCKET}/experiments/demo/items.csv, column ROYALTY: the objective ROYALTY is 0 on every item — "
         "objective optimization has nothing to trade"
