@@ -74,7 +74,7 @@ def test_every_third_party_import_of_the_functions_is_in_the_layer() -> None:
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 imported.add(node.module.split(".")[0])
     own = {"sweep_core", "mypy_boto3_personalize", "mypy_boto3_personalize_runtime", "mypy_boto3_s3"}
-    own |= {"mypy_boto3_sns", "__future__"}
+    own |= {"mypy_boto3_sns", "mypy_boto3_stepfunctions", "__future__"}
     third_party = {name for name in imported - own if name not in sys.stdlib_module_names}
     assert third_party <= set(provided), f"unknown imports: {third_party - set(provided)}"
     assert {provided[name] for name in third_party} <= set(layer)

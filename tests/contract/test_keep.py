@@ -7,8 +7,9 @@ from typing import Any, cast
 
 from botocore.exceptions import ClientError
 from sweep_core.keep import run_campaigns
+from sweep_core.steps import DataFile
 
-from .test_compare import _run
+from .conftest import make_run
 
 PREFIX = "arn:aws:personalize:us-east-1:123456789012:campaign/"
 
@@ -31,5 +32,10 @@ class _ListedButGone:
 
 
 def test_a_campaign_deleted_between_listing_and_describing_is_left_out() -> None:
-    found = run_campaigns(cast(Any, _ListedButGone()), _run(sensitivities=["OFF", "HIGH"]))
+    files = {
+        kind: DataFile(uri=f"s3://bucket/{kind}.csv", version="v1")
+        for kind in ("interactions", "items", "titles")
+    }
+    run = make_run("x", files, sensitivities=["OFF", "HIGH"])
+    found = run_campaigns(cast(Any, _ListedButGone()), run)
     assert [(c["campaignArn"], c["sensitivity"]) for c in found] == [(PREFIX + "x-high", "HIGH")]
