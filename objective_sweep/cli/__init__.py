@@ -14,6 +14,12 @@ from types import FrameType
 
 from objective_sweep.cli.status import ExitStatus, Terminated
 
+# BLAS reads its thread count once, when numpy first loads it, and the subcommand modules load numpy:
+# implicit runs its own threads, so BLAS threads inside them would oversubscribe the cores (and implicit
+# warns about it). The user's own setting wins.
+for _variable in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
+
 # Modules that define `register(subparsers)`; each adds its subcommands with a `func` default.
 _COMMAND_MODULES = ("personalize", "data", "workflow")
 

@@ -264,8 +264,16 @@ def _read_run_file(path: Path) -> dict[str, Any]:
 
     try:
         fields = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as error:
-        raise problem(f"cannot be read ({error})", "check the path; run files are UTF-8 JSON") from error
+    except FileNotFoundError as error:
+        raise problem("does not exist", "check the path") from error
+    except UnicodeDecodeError as error:
+        raise problem(
+            f"is not UTF-8 (byte 0x{error.object[error.start]:02x})", "save it as UTF-8 JSON"
+        ) from error
+    except OSError as error:
+        raise problem(
+            f"cannot be read ({error.strerror})", "check the path; run files are UTF-8 JSON"
+        ) from error
     except json.JSONDecodeError as error:
         raise problem(
             f"is not valid JSON at column {error.colno} ({error.msg})", "correct the JSON", error.lineno
@@ -278,7 +286,7 @@ def _read_run_file(path: Path) -> dict[str, Any]:
             continue
         if not isinstance(value, str) or value.startswith("s3://"):
             raise problem(
-                f"field {name} is {value!r}",
+                f"field '{name}' is {json.dumps(value)}, not a local path",
                 "a local run reads its files from disk: give a path relative to the run file",
             )
         fields[name] = path.parent / value
@@ -291,8 +299,14 @@ def _sweep(args: argparse.Namespace, files: RunFiles, **fields: Any) -> int:
     for name in ("sensitivities", "keep"):
         if getattr(args, name) is not None:
             fields[name] = getattr(args, name)
+    # A refusal names the run file, or the option, that gave the field.
+    given = [
+        name for name in ("experiment", "objective", "sensitivities", "keep") if getattr(args, name, None)
+    ]
+    run_file = getattr(args, "run_file", None)
     try:
-        config = build_config(files, **fields)
+        source = str(run_file) if run_file else "the run options"
+        config = build_config(files, source=source, options={name: f"--{name}" for name in given}, **fields)
         validate_locally(config, files)
     except InvalidInputError as error:
         print("the input is not usable; nothing was uploaded:", file=sys.stderr)

@@ -9,11 +9,11 @@ import json
 import re
 import textwrap
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
 import boto3
 from botocore.config import Config
@@ -21,6 +21,10 @@ from botocore.exceptions import ClientError
 from sweep_core import names
 from sweep_core.errors import readable_cause
 from sweep_core.models import RunConfig, Sensitivity
+from sweep_core.run_input import parse_run_config
+
+if TYPE_CHECKING:
+    from sweep_core.validation import DataSummary
 
 # User metadata holding a data file's SHA-256, to recognise an unchanged file.
 _CHECKSUM_METADATA = "sha256"
@@ -109,30 +113,46 @@ class RunFiles:
         return named
 
 
-def build_config(files: RunFiles, **fields: Any) -> RunConfig:
-    """A RunConfig naming the files as the run file will find them (beside it in the bucket)."""
+def build_config(
+    files: RunFiles,
+    *,
+    source: str = "the run options",
+    options: Mapping[str, str] | None = None,
+    **fields: Any,
+) -> RunConfig:
+    """A RunConfig naming the files as the run file will find them (beside it in the bucket).
+
+    `source` (the local run file, if any) and `options` (field -> command-line option that gave it) are
+    what a refusal names; see sweep_core.run_input.parse_run_config."""
     named = {path: name for name, path in files.by_name().items()}
     paths: dict[str, Any] = {"interactions": named[files.interactions], "items": named[files.items]}
     if files.users:
         paths["users"] = named[files.users]
     if files.titles:
         paths["titles"] = named[files.titles]
-    return RunConfig.model_validate({**paths, **{k: v for k, v in fields.items() if v is not None}})
+    raw = {**{k: v for k, v in fields.items() if v is not None}, **paths}
+    return parse_run_config(raw, source, options=options)
 
 
-def validate_locally(config: RunConfig, files: RunFiles) -> None:
+def validate_locally(config: RunConfig, files: RunFiles) -> DataSummary:
     """Run the workflow's own validation on the local files before anything is uploaded; raises
-    sweep_core.errors.InvalidInputError naming the file, line and fix."""
+    sweep_core.errors.InvalidInputError naming the user's own paths (not the names they are uploaded
+    under), the line and the fix."""
     from sweep_core.validation import validate_inputs
 
-    local = files.by_name()
+    local = config.model_copy(update={field: str(path) for field, path in _local_paths(files).items()})
+    return validate_inputs(local, _open_local)
 
-    def open_binary(name: str) -> BinaryIO:
-        if name not in local:
-            raise FileNotFoundError(f"the run file names {name}, which is not one of the run's files")
-        return local[name].open("rb")
 
-    validate_inputs(config, open_binary)
+def _open_local(path: str) -> BinaryIO:
+    """validate_inputs reads and closes what this opens."""
+    return Path(path).open("rb")
+
+
+def _local_paths(files: RunFiles) -> dict[str, Path]:
+    """RunConfig field -> the local file the user named for it."""
+    paths = {"interactions": files.interactions, "items": files.items, "users": files.users}
+    return {field: path for field, path in paths.items() if path is not None}
 
 
 @dataclass(frozen=True)

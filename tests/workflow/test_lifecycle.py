@@ -173,7 +173,7 @@ def test_retrain_moves_campaigns_only_when_the_gate_passes(
     experiment: str, tolerance: str, moves: bool,
 ) -> None:  # fmt: skip
     config = build_config(files, experiment=experiment, sensitivities=["OFF"],
-                          quality_gate={"tolerance": float(tolerance)})  # fmt: skip
+                          qualityGate={"tolerance": float(tolerance)})  # fmt: skip
     uploaded = upload_run(deployment, config, files)
     first = find_started_execution(deployment, uploaded, timeout=30)
     assert wait_for(deployment, first)["status"] == "SUCCEEDED"
