@@ -409,7 +409,7 @@ def _local_up(args: argparse.Namespace) -> int:
 
 def _follow(args: argparse.Namespace) -> int:
     if bool(args.execution) == bool(args.experiment):
-        raise UsageError("give an execution ARN or --experiment NAME (its latest execution), not both")
+        raise UsageError("give an execution ARN or --experiment NAME (its latest execution): one of the two")
     if args.execution and not (args.execution.startswith("arn:") and ":execution:" in args.execution):
         raise UsageError(f"{args.execution} is not a Step Functions execution ARN")
     started = time.monotonic()

@@ -72,7 +72,10 @@ def test_cli_prints_the_url_first_and_serves_with_its_faults(kit: Any) -> None:
     sweep = str(Path(sys.executable).with_name("sweep"))
     faults = '{"throttle": [{"operation": "ListRecipes", "count": 1}]}'
     process = subprocess.Popen(
-        [sweep, "personalize", "serve", "--port", "0", "--faults", faults], stdout=subprocess.PIPE, text=True
+        [sweep, "personalize", "serve", "--port", "0", "--faults", faults],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         assert process.stdout is not None
@@ -82,9 +85,15 @@ def test_cli_prints_the_url_first_and_serves_with_its_faults(kit: Any) -> None:
         with pytest.raises(ClientError, match="ThrottlingException"):
             p.list_recipes()
         assert p.list_recipes()["recipes"]
-    finally:
+        # SIGTERM stops it like Ctrl-C: status 143 (docs/cli.md) and one line, no traceback.
         process.terminate()
-        process.wait(timeout=30)
+        _, err = process.communicate(timeout=30)
+        assert process.returncode == 143
+        assert err == "sweep personalize: terminated (SIGTERM); stopped cleanly\n"
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)
     refused = subprocess.run(
         [sweep, "personalize", "serve", "--faults", '{"fail": [{"resource": "bucket", "name": "x"}]}'],
         capture_output=True,
