@@ -556,6 +556,11 @@ def delete_campaigns(pz: PersonalizeClient, campaign_arns: list[str]) -> tuple[l
             if campaign is None or campaign["status"].startswith("DELETE"):
                 gone.append(arn)
                 continue
-            pz.delete_campaign(campaignArn=arn)
+            try:
+                pz.delete_campaign(campaignArn=arn)
+            except pz.exceptions.ResourceNotFoundException:
+                # Deleted since it was described (another task, or a retried call whose answer was lost).
+                gone.append(arn)
+                continue
             deleted.append(arn)
     return deleted, gone
