@@ -85,7 +85,7 @@ def gather(
     config = run.config
     with service_errors():
         levels = [_outcome(pz, record) for record in records]
-    users = report_users(s3, run)
+    users = run.report_users
     recommendations: dict[str, dict[str, list[str]]] = {}
     dropped: dict[str, int] = {}
     for level in levels:
@@ -198,6 +198,15 @@ def _rows(s3: S3Client, uri: str) -> Iterator[dict[str, str]]:
         # Missing, to a role that may not list the bucket, is AccessDenied.
         if code not in ("NoSuchKey", "AccessDenied", "404", "403"):
             raise
+        if code in ("AccessDenied", "403"):
+            # S3 answers 403 both for a key that is gone (to a role that may not list the bucket) and for
+            # a role that may not read it: S3's own message tells which.
+            message = error.response.get("Error", {}).get("Message", "")
+            raise DataUnavailableError(
+                f"{uri} cannot be read ({code}: {message}). Either it was deleted or replaced since the run "
+                "started (upload it again, then run the experiment again; what is trained is reused), or "
+                "CompareSolutions' role may not read it (check the stack's IAM policies)."
+            ) from None
         raise DataUnavailableError(
             f"{uri} cannot be read any more ({code}): it was there when the run started, and has been "
             "deleted or replaced since. Upload it again, then run the experiment again (what is trained "
@@ -207,25 +216,6 @@ def _rows(s3: S3Client, uri: str) -> Iterator[dict[str, str]]:
         yield from csv.DictReader(text_lines(body))
     finally:
         body.close()
-
-
-def _natural(user: str) -> tuple[int, int, str]:
-    # Numeric ids sort as numbers (2 before 10), others after them as text: the choice is stable.
-    return (0, int(user), "") if user.isdigit() else (1, 0, user)
-
-
-def report_users(s3: S3Client, run: Run) -> list[str]:
-    """The sample users, then the first ``reportUsers`` user ids of the interactions file in
-    natural order: the same users on every run over the same data."""
-    config = run.config
-    seen = {row["USER_ID"] for row in _rows(s3, config.interactions) if row.get("USER_ID")}
-    chosen = list(config.sample_users)
-    for user in sorted(seen, key=_natural):
-        if len(chosen) >= config.report_users + len(config.sample_users):
-            break
-        if user not in chosen:
-            chosen.append(user)
-    return chosen
 
 
 def item_objective(s3: S3Client, items_uri: str, objective: str, wanted: set[str]) -> dict[str, float]:

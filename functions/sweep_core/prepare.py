@@ -17,6 +17,7 @@ from sweep_core import names
 from sweep_core.errors import ExperimentBusyError, InvalidInputError, Problem
 from sweep_core.models import RunConfig
 from sweep_core.report.model import DatasetFacts
+from sweep_core.run_input import parse_run_config
 from sweep_core.runtime import Settings
 from sweep_core.s3 import S3Location, claim, object_version, open_stream, release_lease, resolve, take_lease
 from sweep_core.schemas import build_schema, schema_json
@@ -112,7 +113,15 @@ def _validated_run(
         fingerprint=names.digest(*imported),
         dataset=DatasetFacts(interactions=summary.interactions, users=summary.users, items=summary.items),
         schemas=schemas,
+        report_users=report_users(config, summary.first_users),
     )
+
+
+def report_users(config: RunConfig, first_users: list[str]) -> list[str]:
+    """The sample users, then the first ``reportUsers`` others: the same users on every run over the
+    same data."""
+    others = [user for user in first_users if user not in config.sample_users]
+    return [*config.sample_users, *others[: config.report_users]]
 
 
 def _normalise(
@@ -218,20 +227,7 @@ def _load_run_file(s3: S3Client, location: S3Location) -> dict[str, Any]:
 def _validated_config(raw: dict[str, Any], settings: Settings, where: str) -> RunConfig:
     # The stack's defaults (template parameters) fill in what the input leaves out.
     merged = {"objective": settings.default_objective, "sensitivities": settings.default_sensitivities, **raw}
-    try:
-        return RunConfig.model_validate(merged)
-    except ValidationError as error:
-        raise InvalidInputError(
-            [
-                Problem(
-                    file=where,
-                    column=".".join(str(part) for part in problem["loc"]) or None,
-                    message=problem["msg"],
-                    fix="correct the field (schema/run-config.schema.json lists every field and its default)",
-                )
-                for problem in error.errors()
-            ]
-        ) from None
+    return parse_run_config(merged, where)
 
 
 def _resolve_paths(config: RunConfig, bucket: str, run_file: S3Location | None) -> RunConfig:

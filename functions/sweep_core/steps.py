@@ -36,6 +36,11 @@ class Run(CamelModel):
     fingerprint: str = Field(description="Digest of every imported file's version: names solution versions.")
     dataset: DatasetFacts
     schemas: dict[str, str] = Field(description="Dataset kind -> Avro schema JSON for CreateSchema.")
+    report_users: list[str] = Field(
+        description="Users whose lists the report compares: the sample users, then the interactions "
+        "file's first reportUsers others in natural order, chosen by PrepareRun while it validates, so "
+        "CompareSolutions reads no interactions file."
+    )
 
 
 class PrepareRunRequest(CamelModel):

@@ -57,8 +57,11 @@ def compare_with_popularity(folder: Path, hyper: Hyperparameters | None = None) 
     for user, item in zip(data.users, data.items, strict=True):
         if not is_test_user(user):
             counts[column[item]] += 1
+    # Every held-out user scores an item by its count: one factor, 1 for each user and the count for each item.
     popular = Evaluation(
-        scores=np.where(np.isfinite(evaluation.scores), counts[None, :], -np.inf),
+        user_factors=np.ones((len(evaluation.held_out), 1)),
+        item_factors=counts[:, None],
+        inputs=evaluation.inputs,
         held_out=evaluation.held_out,
         item_ids=evaluation.item_ids,
     )

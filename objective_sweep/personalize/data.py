@@ -4,11 +4,13 @@ imports read from S3 and checked row by row against the dataset's schema."""
 from __future__ import annotations
 
 import csv
-import io
 import json
+from array import array
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+from sweep_core.s3 import text_lines
 
 from objective_sweep.personalize.protocol import invalid
 
@@ -98,11 +100,18 @@ def check_schema_for_type(schema: Schema, dataset_type: str) -> None:
             )
 
 
+# A column of values in file order: a list, or a typed array for non-nullable numbers.
+Values = list[Any] | array
+
+
 @dataclass
 class Table:
-    """Imported rows as typed columns, in file order."""
+    """Imported rows as typed columns, in file order.
 
-    columns: dict[str, list[Any]] = field(default_factory=dict)
+    Sized for tens of millions of rows: non-nullable numbers are packed in arrays (8 bytes a value,
+    not a Python object each) and equal strings of a column are one object."""
+
+    columns: dict[str, Values] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(next(iter(self.columns.values()), []))
@@ -113,10 +122,24 @@ class Table:
         mine, theirs = len(self), len(other)
         return Table(
             {
-                name: self.columns.get(name, [None] * mine) + other.columns.get(name, [None] * theirs)
+                name: _joined(self.columns.get(name, [None] * mine), other.columns.get(name, [None] * theirs))
                 for name in names
             }
         )
+
+
+def _joined(first: Values, second: Values) -> Values:
+    if isinstance(first, array) and isinstance(second, array) and first.typecode == second.typecode:
+        return first + second
+    return [*first, *second]
+
+
+def _empty_values(column: Column) -> Values:
+    if not column.nullable and column.type in ("int", "long"):
+        return array("q")
+    if not column.nullable and column.type in ("float", "double"):
+        return array("d")
+    return []
 
 
 def _converter(column: Column) -> Callable[[str], Any]:
@@ -161,7 +184,9 @@ def read_csv(source: str, lines: Iterable[str], schema: Schema) -> Table:
         )
     ordered = [by_upper[h.upper()] for h in header]
     converters = [_converter(c) for c in ordered]
-    values: list[list[Any]] = [[] for _ in ordered]
+    values = [_empty_values(c) for c in ordered]
+    # One shared object per distinct string of a column (a 25M-row file has ~200k distinct ids).
+    distinct: list[dict[str, str] | None] = [{} if c.type == "string" else None for c in ordered]
     for line_number, row in enumerate(reader, start=2):
         if not row:
             continue
@@ -171,6 +196,10 @@ def read_csv(source: str, lines: Iterable[str], schema: Schema) -> Table:
                 "quote values that contain commas"
             )
         for index, (column, convert, text) in enumerate(zip(ordered, converters, row, strict=True)):
+            strings = distinct[index]
+            if strings is not None and text:
+                values[index].append(strings.setdefault(text, text))
+                continue
             if text == "":
                 if not column.nullable:
                     raise ImportFailure(
@@ -181,7 +210,7 @@ def read_csv(source: str, lines: Iterable[str], schema: Schema) -> Table:
                 continue
             try:
                 values[index].append(convert(text))
-            except ValueError:
+            except (ValueError, OverflowError):
                 raise ImportFailure(
                     f"{source}, line {line_number}, column {column.name}: {text!r} is not a valid {column.type}; "
                     "correct the value or the schema's field type"
@@ -211,15 +240,19 @@ def read_s3_location(s3: Any, location: str, schema: Schema) -> Table:
     for object_key in keys:
         uri = f"s3://{bucket}/{object_key}"
         try:
-            body = s3.get_object(Bucket=bucket, Key=object_key)["Body"].read()
+            body = s3.get_object(Bucket=bucket, Key=object_key)["Body"]
         except s3.exceptions.NoSuchKey:
             raise ImportFailure(f"{uri}: no such object; upload the file or correct dataLocation") from None
         except s3.exceptions.NoSuchBucket:
             raise ImportFailure(f"{uri}: bucket {bucket} does not exist; correct dataLocation") from None
+        # Decoded as the object streams in: the whole file is never held as bytes or as text.
         try:
-            text = body.decode("utf-8-sig")
+            part = read_csv(uri, text_lines(body), schema)
         except UnicodeDecodeError as exc:
-            raise ImportFailure(f"{uri}: byte {exc.start} is not UTF-8; save the file as UTF-8") from None
-        part = read_csv(uri, io.StringIO(text), schema)
+            raise ImportFailure(
+                f"{uri}: {exc.object[exc.start : exc.start + 4]!r} is not UTF-8; save the file as UTF-8"
+            ) from None
+        finally:
+            body.close()
         table = part if not table.columns else table.extended(part)
     return table

@@ -10,7 +10,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, cast
@@ -180,6 +180,9 @@ class PersonalizeService:
         self._data: dict[str, Table] = {}
         self._models: dict[str, training.TrainedModel] = {}
         self._cache = training.FactorisationCache()
+        # The last snapshot per dataset group with the tables it was made from: the levels of a sweep
+        # train on the same imports, and one snapshot (indexed and fingerprinted once) serves them all.
+        self._snapshots: dict[tuple[str, str | None], tuple[Table, Table | None, training.Interactions]] = {}
         self._started = time.time()
 
     def shutdown(self) -> None:
@@ -821,7 +824,19 @@ class PersonalizeService:
                 "The dataset group has no imported interactions; create an INTERACTIONS dataset, import data "
                 "with CreateDatasetImportJob and wait until the job is ACTIVE."
             )
-        catalogue: tuple[str, ...] = tuple(items.columns["ITEM_ID"]) if items else ()
+        with self._lock:
+            made = self._snapshots.get((group_arn, objective_column))
+        if made is not None and made[0] is interactions and made[1] is items:
+            return made[2]
+        snapshot = self._new_snapshot(interactions, items, objective_column)
+        with self._lock:
+            self._snapshots[(group_arn, objective_column)] = (interactions, items, snapshot)
+        return snapshot
+
+    def _new_snapshot(
+        self, interactions: Table, items: Table | None, objective_column: str | None
+    ) -> training.Interactions:
+        catalogue: Sequence[str] = items.columns["ITEM_ID"] if items else ()
         objective = None
         if objective_column:
             if items is None or objective_column not in items.columns:
@@ -831,10 +846,12 @@ class PersonalizeService:
                 )
             objective = dict(zip(items.columns["ITEM_ID"], items.columns[objective_column], strict=True))
         columns = interactions.columns
+        # The imported columns are never changed in place (an import replaces the table), so the
+        # snapshot reads them without a copy.
         return training.Interactions(
-            users=tuple(columns["USER_ID"]),
-            items=tuple(columns["ITEM_ID"]),
-            timestamps=tuple(columns["TIMESTAMP"]),
+            users=columns["USER_ID"],
+            items=columns["ITEM_ID"],
+            timestamps=columns["TIMESTAMP"],
             catalogue=catalogue,
             objective=objective,
         )

@@ -9,19 +9,21 @@ import math
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-# Single-threaded BLAS (effective when this module is the first to load numpy): implicit runs its own
-# threads, and BLAS threads inside them would oversubscribe the cores.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-
 import numpy as np
+import threadpoolctl
 import tqdm  # type: ignore[import-untyped]  # no stubs pinned; one attribute is set
 from implicit.cpu.als import AlternatingLeastSquares
 from scipy.optimize import linear_sum_assignment
 from scipy.sparse import csr_matrix
+
+# Single-threaded BLAS: implicit runs its own threads, and BLAS threads inside them would oversubscribe
+# the cores. The `sweep` entry point sets OPENBLAS_NUM_THREADS before numpy loads; this covers callers
+# that loaded numpy first (tests, a library user), now that numpy's, scipy's and implicit's BLAS are loaded.
+threadpoolctl.threadpool_limits(1, user_api="blas")
 
 # implicit creates tqdm bars even with show_progress=False, and tqdm would start a global monitor
 # thread that outlives the server; the bars are disabled, so the monitor has nothing to do.
@@ -39,6 +41,10 @@ SEED = 42
 FIT_THREADS = min(2, os.cpu_count() or 1)
 MIN_INTERACTIONS = 1000
 MIN_ACTIVE_USERS = 25
+# Rows per slice when hashing a snapshot, and held-out users scored at once by the offline metrics: a
+# dense score matrix of every held-out user would be users x items x 8 bytes (8 GB at 25M interactions).
+_FINGERPRINT_SLICE = 100_000
+SCORING_BATCH = 1024
 
 
 class TrainingFailure(Exception):
@@ -73,17 +79,20 @@ class Hyperparameters:
 class Interactions:
     """The training snapshot: one row per interaction, plus the item catalogue and its objective."""
 
-    users: tuple[str, ...]
-    items: tuple[str, ...]
-    timestamps: tuple[int, ...]
-    catalogue: tuple[str, ...] = ()
+    users: Sequence[str]
+    items: Sequence[str]
+    timestamps: Sequence[int]
+    catalogue: Sequence[str] = ()
     objective: dict[str, float] | None = None
 
     @functools.cached_property
     def fingerprint(self) -> str:
+        # Hashed a slice at a time: joining a 25M-row column at once would hold a copy of it as text.
         digest = hashlib.sha256()
         for column in (self.users, self.items, self.timestamps, self.catalogue):
-            digest.update("\x1f".join(map(str, column)).encode())
+            for start in range(0, len(column), _FINGERPRINT_SLICE):
+                digest.update("\x1f".join(map(str, column[start : start + _FINGERPRINT_SLICE])).encode())
+                digest.update(b"\x1f")
             digest.update(b"\x1e")
         return digest.hexdigest()
 
@@ -195,11 +204,24 @@ def factorise(data: Interactions, hyper: Hyperparameters) -> Factorisation:
 
 @dataclass
 class Evaluation:
-    """Scores of the held-out users from a model trained without them, and what they did next."""
+    """The held-out users' factors from a model trained without them, the items they already had (the
+    input, never recommended back) and what they did next; scores are computed a batch at a time."""
 
-    scores: np.ndarray
+    user_factors: np.ndarray
+    item_factors: np.ndarray
+    inputs: csr_matrix
     held_out: list[np.ndarray]
     item_ids: np.ndarray
+
+    def score_batches(self) -> Iterator[tuple[int, np.ndarray]]:
+        """(first user, scores of up to SCORING_BATCH users) with each user's input items at -inf."""
+        for start in range(0, len(self.held_out), SCORING_BATCH):
+            end = min(start + SCORING_BATCH, len(self.held_out))
+            scores = np.asarray(self.user_factors[start:end] @ self.item_factors.T, dtype=np.float64)
+            batch = self.inputs[start:end]
+            for i in range(end - start):
+                scores[i, batch.indices[batch.indptr[i] : batch.indptr[i + 1]]] = -np.inf
+            yield start, scores
 
 
 def evaluation_split(data: Interactions, hyper: Hyperparameters) -> Evaluation:
@@ -230,12 +252,14 @@ def evaluation_split(data: Interactions, hyper: Hyperparameters) -> Evaluation:
     input_mask = is_test[rows] & keep_for_input
     inputs = _matrix(rows[input_mask], cols[input_mask], shape)
     evaluated_rows = np.array(evaluated, dtype=np.int64)
-    factors = model.recalculate_user(evaluated_rows, inputs[evaluated_rows])
-    scores = np.asarray(factors @ np.asarray(model.item_factors).T, dtype=np.float64)
     input_rows = inputs[evaluated_rows]
-    for i in range(len(evaluated_rows)):
-        scores[i, input_rows.indices[input_rows.indptr[i] : input_rows.indptr[i + 1]]] = -np.inf
-    return Evaluation(scores=scores, held_out=held_out, item_ids=indexed.item_ids)
+    return Evaluation(
+        user_factors=np.asarray(model.recalculate_user(evaluated_rows, input_rows)),
+        item_factors=np.asarray(model.item_factors),
+        inputs=input_rows,
+        held_out=held_out,
+        item_ids=indexed.item_ids,
+    )
 
 
 def normalised_objective(item_ids: np.ndarray, objective: dict[str, float] | None) -> np.ndarray:
@@ -291,7 +315,6 @@ def rank(scores: np.ndarray, objective: np.ndarray, weight: float, length: int) 
 
 def offline_metrics(evaluation: Evaluation, objective: np.ndarray | None, weight: float) -> dict[str, float]:
     """Personalize's offline metrics over the held-out users (definitions in docs/local-personalize.md)."""
-    k_max = max(METRIC_KS)
     norm = objective if objective is not None else np.zeros(len(evaluation.item_ids))
     sums = dict.fromkeys(
         [f"precision_at_{k}" for k in METRIC_KS]
@@ -300,24 +323,41 @@ def offline_metrics(evaluation: Evaluation, objective: np.ndarray | None, weight
         0.0,
     )
     recommended: set[int] = set()
-    discounts = 1.0 / np.log2(np.arange(2, k_max + 2))
     users = len(evaluation.held_out)
-    for i, truth in enumerate(evaluation.held_out):
-        top = rank(evaluation.scores[i], norm, weight, k_max)
-        recommended.update(int(t) for t in top)
-        hits = np.isin(top, truth).astype(np.float64)
-        for k in METRIC_KS:
-            sums[f"precision_at_{k}"] += hits[:k].sum() / k
-            ideal = discounts[: min(k, len(truth))].sum()
-            sums[f"normalized_discounted_cumulative_gain_at_{k}"] += (hits[:k] * discounts[:k]).sum() / ideal
-        first = np.flatnonzero(hits)
-        sums["mean_reciprocal_rank_at_25"] += 1.0 / (first[0] + 1) if len(first) else 0.0
-        sums["average_rewards_at_k"] += float(norm[top].mean()) if len(top) else 0.0
+    for first, scores in evaluation.score_batches():
+        for offset, user_scores in enumerate(scores):
+            _add_user_metrics(
+                sums, recommended, user_scores, evaluation.held_out[first + offset], norm, weight
+            )
     metrics = {name: total / users if users else 0.0 for name, total in sums.items()}
     metrics["coverage"] = len(recommended) / len(evaluation.item_ids) if len(evaluation.item_ids) else 0.0
     if objective is None:
         del metrics["average_rewards_at_k"]
     return {name: round(value, 4) for name, value in sorted(metrics.items())}
+
+
+_DISCOUNTS = 1.0 / np.log2(np.arange(2, max(METRIC_KS) + 2))
+
+
+def _add_user_metrics(
+    sums: dict[str, float],
+    recommended: set[int],
+    scores: np.ndarray,
+    truth: np.ndarray,
+    norm: np.ndarray,
+    weight: float,
+) -> None:
+    """Add one held-out user's precision, NDCG, reciprocal rank and reward to the running sums."""
+    top = rank(scores, norm, weight, max(METRIC_KS))
+    recommended.update(int(t) for t in top)
+    hits = np.isin(top, truth).astype(np.float64)
+    for k in METRIC_KS:
+        sums[f"precision_at_{k}"] += hits[:k].sum() / k
+        ideal = _DISCOUNTS[: min(k, len(truth))].sum()
+        sums[f"normalized_discounted_cumulative_gain_at_{k}"] += (hits[:k] * _DISCOUNTS[:k]).sum() / ideal
+    first = np.flatnonzero(hits)
+    sums["mean_reciprocal_rank_at_25"] += 1.0 / (first[0] + 1) if len(first) else 0.0
+    sums["average_rewards_at_k"] += float(norm[top].mean()) if len(top) else 0.0
 
 
 @dataclass

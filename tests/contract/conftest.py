@@ -16,6 +16,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 from pydantic import BaseModel
 from sweep_core.models import RunConfig
+from sweep_core.prepare import report_users
 from sweep_core.report.model import DatasetFacts
 from sweep_core.schemas import Column, build_schema, schema_json
 from sweep_core.steps import DataFile, Run, WaitPolicy
@@ -156,6 +157,8 @@ def make_run(experiment: str, files: dict[str, DataFile], **config: Any) -> Run:
             "interactions": schema_json(build_schema("interactions", interactions)),
             "items": schema_json(build_schema("items", items, objective="ROYALTY")),
         },
+        # The synthetic generator gives every user 1..users interactions, so these are the first ids.
+        report_users=report_users(run_config, [str(user) for user in range(1, SMALL.users + 1)]),
     )
 
 

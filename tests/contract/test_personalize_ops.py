@@ -17,6 +17,7 @@ from sweep_core import personalize as ops
 from sweep_core.cleanup import delete_experiment
 from sweep_core.compare import compare
 from sweep_core.models import Sensitivity
+from sweep_core.prepare import report_users
 from sweep_core.steps import CompareRequest, DataFile, ImportState, LevelRecord, LevelState, Run
 
 from .conftest import BUCKET, NO_TIMEOUT, make_run, until_done
@@ -188,8 +189,10 @@ def test_compare_writes_the_report_and_lists_campaigns_to_delete(
             ),
         )
     ]
+    config = first.run.config.model_copy(update={"keep": "none", "report_users": 10})
+    # As PrepareRun would choose them for 10 report users: the first 10 of the 100 it chose.
     run = first.run.model_copy(
-        update={"config": first.run.config.model_copy(update={"keep": "none", "report_users": 10})}
+        update={"config": config, "report_users": report_users(config, first.run.report_users)}
     )
     result, report = compare(
         as_function("CompareSolutionsFunction"),

@@ -5,7 +5,9 @@ from __future__ import annotations
 import io
 import json
 
+import boto3
 import pytest
+from moto import mock_aws
 
 from objective_sweep.personalize.data import (
     ImportFailure,
@@ -13,6 +15,7 @@ from objective_sweep.personalize.data import (
     check_schema_for_type,
     parse_schema,
     read_csv,
+    read_s3_location,
 )
 from objective_sweep.personalize.protocol import ApiError
 
@@ -59,7 +62,8 @@ def test_csv_values_are_typed_and_nullable_columns_may_be_empty() -> None:
     table = read_csv(
         "s3://b/items.csv", io.StringIO('ITEM_ID,ROYALTY,GENRE\n1,-0.005,"A|B"\n2,0,\n'), parse_schema(ITEMS)
     )
-    assert table.columns == {"ITEM_ID": ["1", "2"], "ROYALTY": [-0.005, 0.0], "GENRE": ["A|B", None]}
+    columns = {name: list(values) for name, values in table.columns.items()}
+    assert columns == {"ITEM_ID": ["1", "2"], "ROYALTY": [-0.005, 0.0], "GENRE": ["A|B", None]}
 
 
 @pytest.mark.parametrize(
@@ -88,3 +92,18 @@ def test_incremental_rows_fill_a_missing_nullable_column_with_null() -> None:
         "ROYALTY": [0.0, -0.1],
         "GENRE": ["A", None],
     }
+
+
+def test_an_import_streams_the_object_and_names_bytes_that_are_not_utf8() -> None:
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="bucket")
+        s3.put_object(Bucket="bucket", Key="ok.csv", Body=b"\xef\xbb\xbfITEM_ID,ROYALTY\r\n1,-0.5\r\n2,0\r\n")
+        s3.put_object(Bucket="bucket", Key="bad.csv", Body=b"ITEM_ID,ROYALTY\n1\xff,-0.5\n")
+        table = read_s3_location(s3, "s3://bucket/ok.csv", parse_schema(ITEMS))
+        assert {name: list(values) for name, values in table.columns.items()} == {
+            "ITEM_ID": ["1", "2"],
+            "ROYALTY": [-0.5, 0.0],
+        }
+        with pytest.raises(ImportFailure, match=r"s3://bucket/bad.csv: b'\\xff,-0' is not UTF-8"):
+            read_s3_location(s3, "s3://bucket/bad.csv", parse_schema(ITEMS))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.sparse import csr_matrix
 
 from objective_sweep.personalize import training
 
@@ -40,7 +41,14 @@ def test_more_weight_never_lowers_the_lists_objective_and_keeps_a_clear_winner_f
 
 def test_metrics_follow_the_documented_definitions() -> None:
     scores = np.array([[0.9, 0.8, 0.7, 0.1] + [0.0] * 30])
-    evaluation = training.Evaluation(scores=scores, held_out=[np.array([1, 3])], item_ids=np.arange(34))
+    # One factor: the user's is 1 and each item's is its score.
+    evaluation = training.Evaluation(
+        user_factors=np.ones((1, 1)),
+        item_factors=scores.T,
+        inputs=csr_matrix((1, 34), dtype=np.float32),
+        held_out=[np.array([1, 3])],
+        item_ids=np.arange(34),
+    )
     metrics = training.offline_metrics(evaluation, None, 0.0)
     ideal = 1 + 1 / np.log2(3)
     assert metrics["precision_at_5"] == pytest.approx(round(2 / 5, 4))

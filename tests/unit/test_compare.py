@@ -1,19 +1,21 @@
-"""CompareSolutions' data gathering from S3: the report users are the same on every run (sample users
-first, then ids in natural order), and only the listed items' objective values and titles are read."""
+"""CompareSolutions' data gathering: the report users PrepareRun chose are the same on every run
+(sample users first, then ids in natural order), and only the listed items' objective values and
+titles are read from S3."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 import pytest
+from botocore.stub import Stubber
 from moto import mock_aws
-from sweep_core.compare import item_objective, item_titles, report_users
+from sweep_core.compare import item_objective, item_titles
+from sweep_core.errors import DataUnavailableError
 from sweep_core.models import RunConfig
-from sweep_core.report.model import DatasetFacts
-from sweep_core.steps import DataFile, Run
+from sweep_core.prepare import report_users
+from sweep_core.validation import natural_order
 
 from .conftest import BUCKET
 
@@ -32,30 +34,43 @@ def s3() -> Iterator[Any]:
         yield client
 
 
-def _run(**config: Any) -> Run:
-    files = {"interactions": f"s3://{BUCKET}/i.csv", "items": f"s3://{BUCKET}/t.csv"}
-    return Run(
-        config=RunConfig(experiment="x", **files, **config),
-        execution_arn="arn:aws:states:us-east-1:123456789012:execution:sweep:x",
-        execution_name="x",
-        started_at=datetime(2026, 1, 1, tzinfo=UTC),
-        trigger="console",
-        files={kind: DataFile(uri=uri, version="v") for kind, uri in files.items()},
-        fingerprint="f",
-        dataset=DatasetFacts(interactions=6, users=4, items=3),
-        schemas={},
+def _chosen(*, report_users_count: int, sample_users: list[str] | None = None) -> list[str]:
+    config = RunConfig(
+        experiment="x",
+        interactions=f"s3://{BUCKET}/i.csv",
+        items=f"s3://{BUCKET}/t.csv",
+        report_users=report_users_count,
+        sample_users=sample_users or [],
     )
+    users = {line.split(",")[0] for line in INTERACTIONS.splitlines()[1:]}
+    return report_users(config, sorted(users, key=natural_order))
 
 
-def test_report_users_are_numeric_ids_in_numeric_order_then_others(s3: Any) -> None:
-    assert report_users(s3, _run(report_users=10)) == ["1", "2", "10", "u7"]
-    assert report_users(s3, _run(report_users=2)) == ["1", "2"]
+def test_report_users_are_numeric_ids_in_numeric_order_then_others() -> None:
+    assert _chosen(report_users_count=10) == ["1", "2", "10", "u7"]
+    assert _chosen(report_users_count=2) == ["1", "2"]
 
 
-def test_sample_users_come_first_and_are_not_counted_twice(s3: Any) -> None:
-    assert report_users(s3, _run(report_users=2, sample_users=["10"])) == ["10", "1", "2"]
+def test_sample_users_come_first_and_are_not_counted_twice() -> None:
+    assert _chosen(report_users_count=2, sample_users=["10"]) == ["10", "1", "2"]
 
 
 def test_only_listed_items_are_looked_up(s3: Any) -> None:
     assert item_objective(s3, f"s3://{BUCKET}/t.csv", "ROYALTY", {"a", "c", "zz"}) == {"a": -0.1, "c": -0.05}
     assert item_titles(s3, f"s3://{BUCKET}/n.csv", {"a"}) == {"a": "Alpha, The"}
+
+
+def test_a_file_the_role_may_not_read_is_not_called_deleted() -> None:
+    # S3 answers 403 both for a missing key (to a role that may not list the bucket) and for a role that
+    # may not read it; the message keeps S3's own words, which name the action and the role.
+    client = boto3.client("s3", region_name="us-east-1")
+    denied = (
+        "User: arn:aws:sts::123456789012:assumed-role/CompareSolutionsFunctionRole/fn is not authorized to "
+        "perform: s3:GetObject on resource: arn:aws:s3:::bucket/items.csv"
+    )
+    with Stubber(client) as stub:
+        stub.add_client_error("get_object", "AccessDenied", denied, http_status_code=403)
+        with pytest.raises(DataUnavailableError) as refused:
+            item_objective(client, "s3://bucket/items.csv", "ROYALTY", {"1"})
+    assert "not authorized to perform: s3:GetObject" in str(refused.value)
+    assert "CompareSolutions' role may not read it" in str(refused.value)

@@ -13,9 +13,10 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 from sweep_core.keep import run_campaigns
+from sweep_core.models import RunConfig
 from sweep_core.personalize import delete_campaigns
-
-from .test_compare import _run
+from sweep_core.report.model import DatasetFacts
+from sweep_core.steps import DataFile, Run
 
 CAMPAIGN = "arn:aws:personalize:us-east-1:123456789012:campaign/x-high"
 WHEN = datetime(2026, 1, 1, tzinfo=UTC)
@@ -27,6 +28,22 @@ def personalize() -> Iterator[tuple[Any, Stubber]]:
     with Stubber(client) as stubber:
         yield client, stubber
         stubber.assert_no_pending_responses()
+
+
+def _run() -> Run:
+    files = {"interactions": "s3://b/x/i.csv", "items": "s3://b/x/t.csv"}
+    return Run(
+        config=RunConfig(experiment="x", sensitivities=["OFF", "HIGH"], **files),
+        execution_arn="arn:aws:states:us-east-1:123456789012:execution:sweep:x",
+        execution_name="x",
+        started_at=WHEN,
+        trigger="console",
+        files={kind: DataFile(uri=uri, version="v") for kind, uri in files.items()},
+        fingerprint="f",
+        dataset=DatasetFacts(interactions=6, users=4, items=3),
+        schemas={},
+        report_users=["1"],
+    )
 
 
 def _summary(status: str) -> dict[str, Any]:
@@ -45,7 +62,7 @@ def test_a_campaign_listed_while_its_deletion_finishes_is_not_the_runs_any_more(
         400,
         {"campaignArn": CAMPAIGN},
     )
-    assert run_campaigns(client, _run(sensitivities=["OFF", "HIGH"])) == []
+    assert run_campaigns(client, _run()) == []
 
 
 def test_a_campaign_deleted_between_describe_and_delete_is_gone(personalize: tuple[Any, Stubber]) -> None:

@@ -325,7 +325,16 @@ def test_console_config_paths_are_bucket_keys_and_data_changes_the_fingerprint(
         ('{"interactions": "interactions.csv",\n  "items": }', r"sweep\.json, line 2: not JSON"),
         (
             {**RUN_FILE, "sensitivities": ["EXTREME"]},
-            r"sweep\.json, column sensitivities\.0: Input should be",
+            r"sweep\.json: field 'sensitivities' is \"EXTREME\", not one of the allowed values — use 'OFF'",
+        ),
+        (
+            {**RUN_FILE, "sample_users": ["1"]},
+            r"^s3://[^ ]+/experiments/demo/sweep\.json: field 'sample_users' is not a RunConfig field — field "
+            r"names are camelCase: did you mean 'sampleUsers'\?$",
+        ),
+        (
+            {**RUN_FILE, "objectve": "ROYALTY"},
+            r"^s3://[^ ]+/sweep\.json: field 'objectve' is not a RunConfig field — did you mean 'objective'\?$",
         ),
         ({**RUN_FILE, "items": "missing.csv"}, r"missing\.csv: the items file cannot be read"),
         ({**RUN_FILE, "items": "../../../x.csv"}, r"column items: .* points outside the bucket"),
@@ -342,6 +351,20 @@ def test_invalid_data_fails_before_anything_else(s3: Any, dataset: dict[str, byt
     s3.put_object(Bucket=BUCKET, Key="experiments/demo/interactions.csv", Body=short)
     with pytest.raises(InvalidInputError, match="interactions"):
         prepare_run(s3, _request(_upload_run_file(s3, RUN_FILE)), SETTINGS, still_running)
+
+
+def test_a_constant_objective_fails_before_anything_else(s3: Any, dataset: dict[str, bytes]) -> None:
+    lines = dataset["items.csv"].decode().splitlines()
+    header = lines[0].split(",")
+    column = header.index("ROYALTY")
+    rows = [",".join("0" if i == column else v for i, v in enumerate(line.split(","))) for line in lines[1:]]
+    s3.put_object(Bucket=BUCKET, Key="experiments/demo/items.csv", Body="\n".join([lines[0], *rows]).encode())
+    with pytest.raises(InvalidInputError) as refused:
+        prepare_run(s3, _request(_upload_run_file(s3, RUN_FILE)), SETTINGS, still_running)
+    assert str(refused.value).startswith(
+        f"s3://{BUCKET}/experiments/demo/items.csv, column ROYALTY: the objective ROYALTY is 0 on every item — "
+        "objective optimization has nothing to trade"
+    )
 
 
 def test_pointer_inputs_take_only_their_own_keys(s3: Any) -> None:

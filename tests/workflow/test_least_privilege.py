@@ -79,7 +79,7 @@ def ledger(cloud: LocalCloud, deployment: Deployment, files: RunFiles, tmp_path_
     # 1. A sweep started by uploading its run file, keeping only the recommended campaign.
     config = build_config(
         files, experiment=EXPERIMENT, sensitivities=["OFF", "HIGH"], keep="recommended",
-        quality_gate={"tolerance": 1.0},
+        qualityGate={"tolerance": 1.0},
     )  # fmt: skip
     uploaded = upload_run(deployment, config, files)
     first = find_started_execution(deployment, uploaded, timeout=30)
