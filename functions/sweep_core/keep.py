@@ -35,8 +35,11 @@ def run_campaigns(pz: PersonalizeClient, run: Run) -> list[dict[str, Any]]:
     found = []
     for page in pz.get_paginator("list_campaigns").paginate():
         for summary in page["campaigns"]:
-            # A campaign whose deletion ends between the listing and its description bills no more.
-            if summary["name"] in wanted and (described := describe_campaign(pz, summary["campaignArn"])):
+            if summary["name"] not in wanted:
+                continue
+            described = describe_campaign(pz, summary["campaignArn"])
+            # None: listed while its deletion finished (ListCampaigns still shows a campaign going).
+            if described is not None:
                 found.append({**described, "sensitivity": wanted[summary["name"]]})
     return found
 
