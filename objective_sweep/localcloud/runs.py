@@ -7,12 +7,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import IO, Any, BinaryIO, cast
 
 import boto3
 from botocore.config import Config
@@ -20,6 +21,7 @@ from botocore.exceptions import ClientError
 from sweep_core import names
 from sweep_core.errors import readable_cause
 from sweep_core.models import RunConfig, Sensitivity
+from sweep_core.progress import REPORT_EVERY_SECONDS, ProgressReader, ReadProgress, describe_bytes
 
 # User metadata holding a data file's SHA-256, to recognise an unchanged file.
 _CHECKSUM_METADATA = "sha256"
@@ -119,9 +121,9 @@ def build_config(files: RunFiles, **fields: Any) -> RunConfig:
     return RunConfig.model_validate({**paths, **{k: v for k, v in fields.items() if v is not None}})
 
 
-def validate_locally(config: RunConfig, files: RunFiles) -> None:
+def validate_locally(config: RunConfig, files: RunFiles, say: Callable[[str], None] | None = None) -> None:
     """Run the workflow's own validation on the local files before anything is uploaded; raises
-    sweep_core.errors.InvalidInputError naming the file, line and fix."""
+    sweep_core.errors.InvalidInputError naming the file, line and fix. `say` hears how far it got."""
     from sweep_core.validation import validate_inputs
 
     local = files.by_name()
@@ -129,7 +131,14 @@ def validate_locally(config: RunConfig, files: RunFiles) -> None:
     def open_binary(name: str) -> BinaryIO:
         if name not in local:
             raise FileNotFoundError(f"the run file names {name}, which is not one of the run's files")
-        return local[name].open("rb")
+        stream = local[name].open("rb")
+        if say is None:
+            return stream
+
+        def report(done: int, total: int | None) -> None:
+            say(f"validating {name}: {describe_bytes(done, total)}")
+
+        return cast(BinaryIO, ProgressReader(stream, local[name].stat().st_size, report))
 
     validate_inputs(config, open_binary)
 
@@ -153,8 +162,31 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def upload_run(deployment: Deployment, config: RunConfig, files: RunFiles) -> UploadedRun:
-    """Upload the data files, then the run file last, whose arrival starts the execution.
+class _UploadProgress:
+    """boto3's upload callback (called from its transfer threads with each part's bytes), told to
+    `say` at most every REPORT_EVERY_SECONDS and at the end."""
+
+    def __init__(self, name: str, total: int, say: Callable[[str], None]) -> None:
+        self._name, self._total, self._say = name, total, say
+        self._done = 0
+        self._last = time.monotonic()
+        self._lock = threading.Lock()
+
+    def __call__(self, transferred: int) -> None:
+        with self._lock:
+            self._done += transferred
+            now = time.monotonic()
+            if self._done < self._total and now - self._last < REPORT_EVERY_SECONDS:
+                return
+            self._last = now
+            self._say(f"uploading {self._name}: {describe_bytes(self._done, self._total)}")
+
+
+def upload_run(
+    deployment: Deployment, config: RunConfig, files: RunFiles, say: Callable[[str], None] | None = None
+) -> UploadedRun:
+    """Upload the data files, then the run file last, whose arrival starts the execution; `say`
+    hears how far each upload got.
 
     A data file whose content is already the current object is not uploaded again: a new object
     version would give the run a new data fingerprint and retrain every level for nothing."""
@@ -174,6 +206,7 @@ def upload_run(deployment: Deployment, config: RunConfig, files: RunFiles) -> Up
                 deployment.bucket,
                 prefix + name,
                 ExtraArgs={"Metadata": {_CHECKSUM_METADATA: checksum}},
+                Callback=_UploadProgress(name, path.stat().st_size, say) if say else None,
             )
     key = names.run_file_key(config.experiment)
     started = datetime.now(UTC)
@@ -309,6 +342,18 @@ class Follower:
         self.out.write(f"[{self.clock() - self._started:6.1f}s] {subject:<9} {text}\n")
         self.out.flush()
 
+    def _validation_progress(self) -> ReadProgress | None:
+        """How far this execution's PrepareRun has read the file it validates, if it said so yet."""
+        s3 = self.deployment.client("s3")
+        try:
+            body = s3.get_object(Bucket=self.deployment.bucket, Key=names.progress_key(self.experiment))[
+                "Body"
+            ]
+        except ClientError:
+            return None
+        progress = ReadProgress.model_validate_json(body.read())
+        return progress if progress.execution_name == self.execution_arn.rsplit(":", 1)[-1] else None
+
     def follow(self) -> dict[str, Any]:
         sfn = self.deployment.client("stepfunctions")
         personalize = self.deployment.client("personalize")
@@ -327,7 +372,8 @@ class Follower:
                 if "stateEnteredEventDetails" in e
             ]
             if entered:
-                self._say("workflow", entered[0])
+                progress = self._validation_progress() if entered[0] == "PrepareRun" else None
+                self._say("workflow", f"PrepareRun {progress.describe()}" if progress else entered[0])
             for level in self.levels:
                 try:
                     stage = _level_stage(personalize, self.experiment, level)
