@@ -265,6 +265,37 @@ def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return sorted(runs, key=lambda r: r["sweep"]["seconds"])[len(runs) // 2]
 
 
+def markdown(result: dict[str, Any]) -> str:
+    """The per-stage table of docs/local-personalize.md: seconds and peak GiB per size."""
+    sizes = list(result["sizes"])
+    stages = list(dict.fromkeys(name for size in sizes for name in result["sizes"][size]["sweep"]["stages"]))
+    gib = 1024**3
+    lines = [
+        "| stage | " + " | ".join(f"{size} s | {size} GiB" for size in sizes) + " |",
+        "| --- |" + " ---: | ---: |" * len(sizes),
+    ]
+    for stage in stages:
+        cells = []
+        for size in sizes:
+            figures = result["sizes"][size]["sweep"]["stages"].get(stage)
+            cells += (
+                [f"{figures['seconds']:.1f}", f"{figures['peakRssBytes'] / gib:.2f}"] if figures else ["", ""]
+            )
+        lines.append(f"| {stage} | " + " | ".join(cells) + " |")
+    for label, seconds, peak in (
+        ("whole sweep", "sweepSeconds", "sweepPeakRssBytes"),
+        ("compute floor (fit + top-200)", "floorSeconds", "floorPeakRssBytes"),
+    ):
+        cells = []
+        for size in sizes:
+            row = result["sizes"][size]
+            cells += [f"{row[seconds]:.1f}", f"{row[peak] / gib:.2f}"]
+        lines.append(f"| **{label}** | " + " | ".join(cells) + " |")
+    ratios = " | ".join(f"{result['sizes'][size]['ratioToFloor']}x | " for size in sizes)
+    lines.append(f"| **ratio to the floor** | {ratios}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str]) -> int:
     chosen = [s.strip() for s in os.environ.get("SIZES", ",".join(SIZES)).split(",") if s.strip()]
     unknown = [s for s in chosen if s not in SIZES]
@@ -321,6 +352,7 @@ def main(argv: list[str]) -> int:
     }
     RESULT.parent.mkdir(parents=True, exist_ok=True)
     RESULT.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(markdown(result))
     print(f"growth exponents {result['growthExponent']}; saved {RESULT.relative_to(ROOT)}")
     full = results.get("25m")
     if full is None:
