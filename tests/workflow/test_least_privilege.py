@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -106,9 +105,7 @@ def ledger(cloud: LocalCloud, deployment: Deployment, files: RunFiles, tmp_path_
 
     # 3. New data (a new object version), then the retraining schedule fires: new versions behind the
     # quality gate, the kept campaign updated, HIGH's failed one replaced.
-    urllib.request.urlopen(  # noqa: S310 - the local endpoint's admin route
-        urllib.request.Request(f"{cloud.personalize_url}/_local/faults", method="DELETE")  # noqa: S310
-    ).close()
+    cloud.faults.clear()
     s3.upload_file(str(files.interactions), deployment.bucket, f"experiments/{EXPERIMENT}/interactions.csv")
     (schedule,) = cloud.stack.schedules
     retrain = cloud.fire_schedule(schedule.name)

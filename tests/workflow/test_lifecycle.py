@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -257,16 +256,13 @@ def test_cli_run_report_and_cleanup(cloud: LocalCloud, deployment: Deployment, f
 
 
 def test_cli_run_that_fails_exits_1_with_the_cause(
-    cloud: LocalCloud, files: RunFiles, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    fault = {
-        "fail": [{"resource": "datasetImportJob", "name": "broken-*", "reason": "Injected import failure"}]
-    }
-    request = urllib.request.Request(  # noqa: S310 - http only, the local endpoint
-        f"{cloud.personalize_url}/_local/faults", data=json.dumps(fault).encode(), method="POST"
+    cloud: LocalCloud, files: RunFiles, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    request: pytest.FixtureRequest,
+) -> None:  # fmt: skip
+    request.addfinalizer(cloud.faults.clear)
+    cloud.faults.add(
+        {"fail": [{"resource": "datasetImportJob", "name": "broken-*", "reason": "Injected import failure"}]}
     )
-    with urllib.request.urlopen(request) as answer:  # noqa: S310 - the local endpoint's admin route
-        assert answer.status in (200, 204)
     out = tmp_path / "broken"
     # --stack finds the local cloud's stack through CloudFormation (its endpoint variables are set here).
     assert (
