@@ -18,26 +18,26 @@ export OPENBLAS_NUM_THREADS := 1
 .PHONY: demo test lint pytest bench clean lock
 
 $(UV): requirements/uv.txt
-	@echo "installing uv into $(UV_HOME) (about 10 seconds)"
+	@echo "installing uv into $(UV_HOME) (about 15 seconds)"
 	python=$(FIND_PYTHON) && "$$python" -m venv --clear $(UV_HOME)
 	$(UV_HOME)/bin/pip install --quiet --require-hashes -r requirements/uv.txt
 	touch $@
 
 $(VENV)/.installed: requirements/dev.txt pyproject.toml $(UV)
-	@echo "installing the project's Python packages into $(VENV) (about 1 minute the first time)"
+	@echo "installing the project's Python packages into $(VENV) (about 30 seconds the first time)"
 	python=$(FIND_PYTHON) && $(UV) venv --quiet --clear --python "$$python" $(VENV)
 	$(UV) pip sync --quiet --python $(BIN)/python requirements/dev.txt
 	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
 	touch $@
 
 $(TOOLS)/.installed: requirements/tools.txt $(UV)
-	@echo "installing the template linters into $(TOOLS) (about 1 minute the first time)"
+	@echo "installing the template linters into $(TOOLS) (about 20 seconds the first time)"
 	python=$(FIND_PYTHON) && $(UV) venv --quiet --clear --python "$$python" $(TOOLS)
 	$(UV) pip sync --quiet --python $(TOOLS)/bin/python requirements/tools.txt
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
-	@echo "installing the Node tools and the headless Chromium package (about 30 seconds the first time)"
+	@echo "installing the Node tools and the headless Chromium package (about 15 seconds the first time)"
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 

@@ -58,6 +58,11 @@ def lease_key(experiment: str) -> str:
     return f"runs/{experiment}/lease.json"
 
 
+def progress_key(experiment: str) -> str:
+    """S3 key where PrepareRun reports how far it has read the file it validates (`sweep run` shows it)."""
+    return f"runs/{experiment}/progress.json"
+
+
 def level_result_key(experiment: str, execution_name: str, sensitivity: Sensitivity) -> str:
     """Where CompareSolutions keeps a level's lists once fetched, so a retry does not fetch them again."""
     return f"{report_prefix(experiment, execution_name)}levels/{sensitivity}.json"

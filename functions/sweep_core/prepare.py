@@ -8,7 +8,7 @@ import json
 import posixpath
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
 from pydantic import ValidationError
@@ -16,10 +16,19 @@ from pydantic import ValidationError
 from sweep_core import names
 from sweep_core.errors import ExperimentBusyError, InvalidInputError, Problem
 from sweep_core.models import RunConfig
+from sweep_core.progress import ProgressReader, ReadProgress
 from sweep_core.report.model import DatasetFacts
 from sweep_core.run_input import parse_run_config
-from sweep_core.runtime import Settings
-from sweep_core.s3 import S3Location, claim, object_version, open_stream, release_lease, resolve, take_lease
+from sweep_core.runtime import Settings, logger
+from sweep_core.s3 import (
+    S3Location,
+    claim,
+    object_version,
+    put_text,
+    release_lease,
+    resolve,
+    take_lease,
+)
 from sweep_core.schemas import build_schema, schema_json
 from sweep_core.steps import DataFile, PrepareRunRequest, PrepareRunResult, Run, Trigger
 from sweep_core.validation import validate_inputs
@@ -81,7 +90,8 @@ def prepare_run(
             "longer holds the experiment)."
         )
     try:
-        return PrepareRunResult(run=_validated_run(s3, request, config, trigger, run_file))
+        progress = S3Location(settings.bucket_name, names.progress_key(config.experiment))
+        return PrepareRunResult(run=_validated_run(s3, request, config, trigger, run_file, progress))
     except BaseException:
         # Nothing was created: the next run of the experiment must not wait for this one's lease.
         release_lease(s3, lease, request.execution_arn)
@@ -89,12 +99,17 @@ def prepare_run(
 
 
 def _validated_run(
-    s3: S3Client, request: PrepareRunRequest, config: RunConfig, trigger: Trigger, run_file: S3Location | None
+    s3: S3Client,
+    request: PrepareRunRequest,
+    config: RunConfig,
+    trigger: Trigger,
+    run_file: S3Location | None,
+    progress: S3Location,
 ) -> Run:
     files = {
         kind: _data_file(s3, getattr(config, kind), kind) for kind in _PATH_FIELDS if getattr(config, kind)
     }
-    summary = validate_inputs(config, lambda uri: _open(s3, uri))
+    summary = validate_inputs(config, lambda uri: _open(s3, uri, progress, request.execution_name))
     schemas = {
         "interactions": schema_json(build_schema("interactions", summary.interaction_columns)),
         "items": schema_json(build_schema("items", summary.items_columns, objective=config.objective)),
@@ -292,5 +307,18 @@ def _data_file(s3: S3Client, uri: str, kind: str) -> DataFile:
         ) from error
 
 
-def _open(s3: S3Client, uri: str) -> BinaryIO:
-    return open_stream(s3, S3Location.parse(uri))
+def _open(s3: S3Client, uri: str, progress: S3Location, execution_name: str) -> BinaryIO:
+    """The file's body, reporting into `progress` how much of it has been read (best effort: a failed
+    report is logged and validation goes on)."""
+    location = S3Location.parse(uri)
+    response = s3.get_object(Bucket=location.bucket, Key=location.key)
+
+    def report(done: int, total: int | None) -> None:
+        state = ReadProgress(execution_name=execution_name, file=uri, bytes_read=done, bytes_total=total)
+        try:
+            put_text(s3, progress, state.model_dump_json(by_alias=True), "application/json")
+        except s3.exceptions.ClientError as error:
+            logger.warning("progress not reported", extra={"error": str(error)})
+
+    body = cast(BinaryIO, response["Body"])
+    return cast(BinaryIO, ProgressReader(body, response.get("ContentLength"), report))

@@ -307,7 +307,7 @@ def _sweep(args: argparse.Namespace, files: RunFiles, **fields: Any) -> int:
     try:
         source = str(run_file) if run_file else "the run options"
         config = build_config(files, source=source, options={name: f"--{name}" for name in given}, **fields)
-        validate_locally(config, files)
+        validate_locally(config, files, say=_progress)
     except InvalidInputError as error:
         print("the input is not usable; nothing was uploaded:", file=sys.stderr)
         print(str(error), file=sys.stderr)
@@ -318,12 +318,16 @@ def _sweep(args: argparse.Namespace, files: RunFiles, **fields: Any) -> int:
     experiment = config.experiment
     started = time.monotonic()
     with _deployment(args) as deployment:
-        uploaded = upload_run(deployment, config, files)
+        uploaded = upload_run(deployment, config, files, say=_progress)
         print(f"uploaded s3://{deployment.bucket}/{uploaded.key}; waiting for the execution it starts")
         execution_arn = find_started_execution(deployment, uploaded)
         return _follow_and_collect(
             deployment, execution_arn, experiment, list(config.sensitivities), args.out, started
         )
+
+
+def _progress(text: str) -> None:
+    print(text, flush=True)
 
 
 def _follow_and_collect(

@@ -8,12 +8,13 @@ import hashlib
 import json
 import re
 import textwrap
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, BinaryIO
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, cast
 
 import boto3
 from botocore.config import Config
@@ -21,6 +22,7 @@ from botocore.exceptions import ClientError
 from sweep_core import names
 from sweep_core.errors import readable_cause
 from sweep_core.models import RunConfig, Sensitivity
+from sweep_core.progress import REPORT_EVERY_SECONDS, ProgressReader, ReadProgress, describe_bytes
 from sweep_core.run_input import parse_run_config
 
 if TYPE_CHECKING:
@@ -134,19 +136,28 @@ def build_config(
     return parse_run_config(raw, source, options=options)
 
 
-def validate_locally(config: RunConfig, files: RunFiles) -> DataSummary:
+def validate_locally(
+    config: RunConfig, files: RunFiles, say: Callable[[str], None] | None = None
+) -> DataSummary:
     """Run the workflow's own validation on the local files before anything is uploaded; raises
     sweep_core.errors.InvalidInputError naming the user's own paths (not the names they are uploaded
-    under), the line and the fix."""
+    under), the line and the fix. `say` hears how far it got."""
     from sweep_core.validation import validate_inputs
 
     local = config.model_copy(update={field: str(path) for field, path in _local_paths(files).items()})
-    return validate_inputs(local, _open_local)
 
+    def open_local(path: str) -> BinaryIO:
+        """validate_inputs reads and closes what this opens."""
+        stream = Path(path).open("rb")  # noqa: SIM115 - validate_inputs closes it
+        if say is None:
+            return stream
 
-def _open_local(path: str) -> BinaryIO:
-    """validate_inputs reads and closes what this opens."""
-    return Path(path).open("rb")
+        def report(done: int, total: int | None) -> None:
+            say(f"validating {Path(path).name}: {describe_bytes(done, total)}")
+
+        return cast(BinaryIO, ProgressReader(stream, Path(path).stat().st_size, report))
+
+    return validate_inputs(local, open_local)
 
 
 def _local_paths(files: RunFiles) -> dict[str, Path]:
@@ -174,8 +185,31 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def upload_run(deployment: Deployment, config: RunConfig, files: RunFiles) -> UploadedRun:
-    """Upload the data files, then the run file last, whose arrival starts the execution.
+class _UploadProgress:
+    """boto3's upload callback (called from its transfer threads with each part's bytes), told to
+    `say` at most every REPORT_EVERY_SECONDS and at the end."""
+
+    def __init__(self, name: str, total: int, say: Callable[[str], None]) -> None:
+        self._name, self._total, self._say = name, total, say
+        self._done = 0
+        self._last = time.monotonic()
+        self._lock = threading.Lock()
+
+    def __call__(self, transferred: int) -> None:
+        with self._lock:
+            self._done += transferred
+            now = time.monotonic()
+            if self._done < self._total and now - self._last < REPORT_EVERY_SECONDS:
+                return
+            self._last = now
+            self._say(f"uploading {self._name}: {describe_bytes(self._done, self._total)}")
+
+
+def upload_run(
+    deployment: Deployment, config: RunConfig, files: RunFiles, say: Callable[[str], None] | None = None
+) -> UploadedRun:
+    """Upload the data files, then the run file last, whose arrival starts the execution; `say`
+    hears how far each upload got.
 
     A data file whose content is already the current object is not uploaded again: a new object
     version would give the run a new data fingerprint and retrain every level for nothing."""
@@ -195,6 +229,7 @@ def upload_run(deployment: Deployment, config: RunConfig, files: RunFiles) -> Up
                 deployment.bucket,
                 prefix + name,
                 ExtraArgs={"Metadata": {_CHECKSUM_METADATA: checksum}},
+                Callback=_UploadProgress(name, path.stat().st_size, say) if say else None,
             )
     key = names.run_file_key(config.experiment)
     started = datetime.now(UTC)
@@ -410,6 +445,18 @@ class Follower:
         )
         self.out.flush()
 
+    def _validation_progress(self) -> ReadProgress | None:
+        """How far this execution's PrepareRun has read the file it validates, if it said so yet."""
+        s3 = self.deployment.client("s3")
+        try:
+            body = s3.get_object(Bucket=self.deployment.bucket, Key=names.progress_key(self.experiment))[
+                "Body"
+            ]
+        except ClientError:
+            return None
+        progress = ReadProgress.model_validate_json(body.read())
+        return progress if progress.execution_name == self.execution_arn.rsplit(":", 1)[-1] else None
+
     def follow(self) -> dict[str, Any]:
         sfn = self.deployment.client("stepfunctions")
         personalize = self.deployment.client("personalize")
@@ -428,7 +475,8 @@ class Follower:
                 if "stateEnteredEventDetails" in e
             ]
             if entered:
-                self._say("workflow", entered[0])
+                progress = self._validation_progress() if entered[0] == "PrepareRun" else None
+                self._say("workflow", f"PrepareRun {progress.describe()}" if progress else entered[0])
             for level in self.levels:
                 try:
                     stage = _level_stage(personalize, self.experiment, level)

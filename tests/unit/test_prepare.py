@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from sweep_core.errors import ExperimentBusyError, InvalidInputError
 from sweep_core.prepare import execution_running, prepare_run
+from sweep_core.progress import ReadProgress
 from sweep_core.runtime import Settings
 from sweep_core.s3 import S3Location, claim, release_lease
 from sweep_core.steps import PrepareRunRequest
@@ -382,3 +383,20 @@ def test_missing_run_file_says_to_upload_it(s3: Any) -> None:
 def test_settings_parse_the_comma_separated_default_levels() -> None:
     assert SETTINGS.default_sensitivities == ["OFF", "HIGH"]
     assert SETTINGS.topic_arn is None
+
+
+def test_validation_reports_how_far_it_read_and_chooses_the_report_users(
+    s3: Any, dataset: dict[str, bytes]
+) -> None:
+    _upload_run_file(s3, {**RUN_FILE, "reportUsers": 3, "sampleUsers": ["7"]})
+    run = prepare_run(
+        s3, _request({"runFile": f"s3://{BUCKET}/{RUN_KEY}"}, "run-7"), SETTINGS, still_running
+    ).run
+    assert run is not None
+    # The interactions file is validated last: its whole size was read.
+    body = s3.get_object(Bucket=BUCKET, Key="runs/demo/progress.json")["Body"].read()
+    progress = ReadProgress.model_validate_json(body)
+    size = len(dataset["interactions.csv"])
+    assert (progress.execution_name, progress.bytes_read, progress.bytes_total) == ("run-7", size, size)
+    assert progress.describe().startswith("validating interactions.csv: 0 of 0 MB (100%)")
+    assert run.report_users == ["7", "1", "2", "3"]
