@@ -204,4 +204,6 @@ def test_the_installed_command_prints_no_traceback(shop: Path) -> None:
     assert done.returncode == 2, done.stdout + done.stderr
     assert "CATEGORY holds text, not numbers" in done.stderr
     assert not LIBRARY_WORDS.search(done.stderr), done.stderr
-    assert done.stdout == ""
+    # Validation may report its progress; nothing was started or uploaded.
+    assert "starting the local cloud" not in done.stdout
+    assert "uploaded" not in done.stdout
