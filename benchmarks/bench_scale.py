@@ -305,6 +305,8 @@ def main(argv: list[str]) -> int:
     repeats = int(os.environ.get("RUNS", "1"))
     previous = json.loads(RESULT.read_text(encoding="utf-8")) if RESULT.is_file() else {}
     results: dict[str, Any] = previous.get("sizes", {})
+    # A size whose sweep failed keeps its floor and the failure, so a partial run is not lost.
+    failed: dict[str, Any] = previous.get("failed", {})
     for size in chosen:
         data = dataset(size)
         runs = []
@@ -313,8 +315,17 @@ def main(argv: list[str]) -> int:
                 print(f"== {size} run {attempt + 1}/{repeats}: floor", flush=True)
                 measured_floor = floor(data)
                 print(f"== {size}: sweep", flush=True)
-                measured_sweep = sweep(size, data, Path(scratch))
+                try:
+                    measured_sweep = sweep(size, data, Path(scratch))
+                except RuntimeError as failure:
+                    print(failure, file=sys.stderr)
+                    failed[size] = {"floor": measured_floor, "error": str(failure).splitlines()[-3:]}
+                    break
             runs.append({"floor": measured_floor, "sweep": measured_sweep})
+        if size in failed and len(runs) < repeats:
+            results.pop(size, None)
+            continue
+        failed.pop(size, None)
         middle = _median_run(runs)
         floor_seconds = statistics.median(r["floor"]["seconds"] for r in runs)
         sweep_seconds = statistics.median(r["sweep"]["seconds"] for r in runs)
@@ -349,11 +360,15 @@ def main(argv: list[str]) -> int:
             "floorSeconds": _exponent([(r["interactions"], r["floorSeconds"]) for r in ordered]),
         },
         "sizes": {size: results[size] for size in SIZES if size in results},
+        "failed": failed,
     }
     RESULT.parent.mkdir(parents=True, exist_ok=True)
     RESULT.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(markdown(result))
     print(f"growth exponents {result['growthExponent']}; saved {RESULT.relative_to(ROOT)}")
+    if failed:
+        print(f"failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
     full = results.get("25m")
     if full is None:
         return 0

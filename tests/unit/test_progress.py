@@ -1,10 +1,18 @@
-"""Progress of long reads: reported at most every few seconds while a stream is read, and at its end."""
+"""Progress of long reads: reported at most every few seconds while a stream is read, and at its end;
+the run view shows PrepareRun's report for its own execution only."""
 
 from __future__ import annotations
 
 import io
 
+import boto3
+from moto import mock_aws
+from sweep_core.names import progress_key
 from sweep_core.progress import REPORT_EVERY_SECONDS, ProgressReader, ReadProgress, describe_bytes
+
+from objective_sweep.localcloud.runs import Deployment, Follower
+
+from .conftest import BUCKET
 
 
 def test_progress_is_reported_at_most_every_few_seconds_and_at_the_end() -> None:
@@ -31,3 +39,27 @@ def test_progress_reads_as_megabytes_of_the_total() -> None:
         execution_name="e", file="s3://b/experiments/x/interactions.csv", bytes_read=mb, bytes_total=4 * mb
     )
     assert progress.describe() == "validating interactions.csv: 1 of 4 MB (25%)"
+
+
+def test_the_run_view_shows_only_its_own_executions_validation_progress() -> None:
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket=BUCKET)
+        deployment = Deployment(
+            bucket=BUCKET, state_machine_arn="arn:aws:states:us-east-1:1:stateMachine:s", region="us-east-1"
+        )
+        follower = Follower(
+            deployment, "arn:aws:states:us-east-1:1:execution:s:run-7", "demo", ["OFF"], io.StringIO()
+        )
+        assert follower._validation_progress() is None, "nothing reported yet"
+        for execution in ("run-6", "run-7"):
+            state = ReadProgress(
+                execution_name=execution, file="s3://b/interactions.csv", bytes_read=1, bytes_total=2
+            )
+            s3.put_object(
+                Bucket=BUCKET, Key=progress_key("demo"), Body=state.model_dump_json(by_alias=True).encode()
+            )
+            progress = follower._validation_progress()
+            assert (progress.execution_name if progress else None) == (
+                "run-7" if execution == "run-7" else None
+            )
