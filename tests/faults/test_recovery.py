@@ -272,7 +272,7 @@ def test_throttling_of_30_percent_of_every_call_runtime_included_is_ridden_out(
     # 20 report users per level, not 100: the comparison's adaptive retries slow the client to about
     # one call a second under throttling that does not ease with a lower rate (docs/reliability.md).
     arn = start_upload(
-        deployment, files, "throttled", sensitivities=["OFF", "HIGH"], keep="recommended", report_users=20
+        deployment, files, "throttled", sensitivities=["OFF", "HIGH"], keep="recommended", reportUsers=20
     )
     observed = _succeeded_cleanly(cloud, deployment, "throttled", arn, ["OFF", "HIGH"])
     record_property("observed", observed)

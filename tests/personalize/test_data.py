@@ -7,7 +7,6 @@ import json
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from objective_sweep.personalize.data import (
     ImportFailure,
@@ -94,16 +93,17 @@ def test_incremental_rows_fill_a_missing_nullable_column_with_null() -> None:
     }
 
 
-def test_an_import_streams_the_object_and_names_bytes_that_are_not_utf8() -> None:
-    with mock_aws():
-        s3 = boto3.client("s3", region_name="us-east-1")
-        s3.create_bucket(Bucket="bucket")
-        s3.put_object(Bucket="bucket", Key="ok.csv", Body=b"\xef\xbb\xbfITEM_ID,ROYALTY\r\n1,-0.5\r\n2,0\r\n")
-        s3.put_object(Bucket="bucket", Key="bad.csv", Body=b"ITEM_ID,ROYALTY\n1\xff,-0.5\n")
-        table = read_s3_location(s3, "s3://bucket/ok.csv", parse_schema(ITEMS))
-        assert {name: list(values) for name, values in table.columns.items()} == {
-            "ITEM_ID": ["1", "2"],
-            "ROYALTY": [-0.5, 0.0],
-        }
-        with pytest.raises(ImportFailure, match=r"s3://bucket/bad.csv: b'\\xff,-0' is not UTF-8"):
-            read_s3_location(s3, "s3://bucket/bad.csv", parse_schema(ITEMS))
+def test_an_import_streams_the_object_and_names_bytes_that_are_not_utf8(s3_endpoint: str) -> None:
+    # The session's moto server, not mock_aws: entering mock_aws resets moto's process-wide backends,
+    # which would empty the bucket the other modules' endpoint imports from.
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+    s3.create_bucket(Bucket="bucket")
+    s3.put_object(Bucket="bucket", Key="ok.csv", Body=b"\xef\xbb\xbfITEM_ID,ROYALTY\r\n1,-0.5\r\n2,0\r\n")
+    s3.put_object(Bucket="bucket", Key="bad.csv", Body=b"ITEM_ID,ROYALTY\n1\xff,-0.5\n")
+    table = read_s3_location(s3, "s3://bucket/ok.csv", parse_schema(ITEMS))
+    assert {name: list(values) for name, values in table.columns.items()} == {
+        "ITEM_ID": ["1", "2"],
+        "ROYALTY": [-0.5, 0.0],
+    }
+    with pytest.raises(ImportFailure, match=r"s3://bucket/bad.csv: b'\\xff,-0' is not UTF-8"):
+        read_s3_location(s3, "s3://bucket/bad.csv", parse_schema(ITEMS))

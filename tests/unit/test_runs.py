@@ -5,6 +5,7 @@ latest execution of an experiment however it was started."""
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -51,7 +52,11 @@ def _s3_event(key: str, etag: str, version: str | None) -> dict[str, Any]:
 
 def _start(deployment: Deployment, run_input: dict[str, Any]) -> str:
     sfn = deployment.client("stepfunctions")
-    started = sfn.start_execution(stateMachineArn=deployment.state_machine_arn, input=json.dumps(run_input))
+    # Named as Step Functions names an unnamed execution: moto's interpreter backend (which a local
+    # cloud started earlier in the process leaves configured) would name every one "None".
+    started = sfn.start_execution(
+        stateMachineArn=deployment.state_machine_arn, name=str(uuid.uuid4()), input=json.dumps(run_input)
+    )
     return str(started["executionArn"])
 
 

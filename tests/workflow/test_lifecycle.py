@@ -263,7 +263,10 @@ def test_cli_run_that_fails_exits_1_with_the_cause(
         "fail": [{"resource": "datasetImportJob", "name": "broken-*", "reason": "Injected import failure"}]
     }
     request = urllib.request.Request(  # noqa: S310 - http only, the local endpoint
-        f"{cloud.personalize_url}/_local/faults", data=json.dumps(fault).encode(), method="POST"
+        f"{cloud.personalize_url}/_local/faults",
+        data=json.dumps(fault).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request) as answer:  # noqa: S310 - the local endpoint's admin route
         assert answer.status in (200, 204)
