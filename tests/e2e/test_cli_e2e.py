@@ -124,7 +124,7 @@ def test_local_up_serves_until_interrupted() -> None:
             aws_secret_access_key=exports["AWS_SECRET_ACCESS_KEY"],
         )
         (machine,) = sfn.list_state_machines()["stateMachines"]
-        assert machine["name"].startswith("objective-sweep-")
+        assert machine["name"] == "objective-sweep"  # named after the stack
         assert exports["AWS_ENDPOINT_URL_PERSONALIZE"].startswith("http://127.0.0.1:")
     finally:
         process.send_signal(signal.SIGINT)

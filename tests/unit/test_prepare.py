@@ -12,6 +12,7 @@ from typing import Any, cast
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from botocore.stub import Stubber
 from moto import mock_aws
 from sweep_core.errors import ExperimentBusyError, InvalidInputError
 from sweep_core.prepare import execution_running, prepare_run
@@ -228,20 +229,30 @@ def test_of_two_executions_taking_over_the_same_stale_lease_one_wins(s3: Any) ->
 
 
 def test_execution_running_asks_step_functions() -> None:
-    with mock_aws():
-        sfn = boto3.client("stepfunctions", region_name="us-east-1")
-        machine = sfn.create_state_machine(
-            name="sweep",
-            definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
-            roleArn="arn:aws:iam::123456789012:role/sweep",
-        )["stateMachineArn"]
-        live = sfn.start_execution(stateMachineArn=machine)["executionArn"]
-        stopped = sfn.start_execution(stateMachineArn=machine)["executionArn"]
-        sfn.stop_execution(executionArn=stopped)
-        running = execution_running(sfn)
-        assert running(live)
-        assert not running(stopped)
-        assert not running(_arn("never-was"))
+    """Only RUNNING holds the experiment; an execution Step Functions no longer knows has ended."""
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    running = execution_running(sfn)
+    with Stubber(sfn) as stubber:
+        for status in ("RUNNING", "ABORTED", "TIMED_OUT", "FAILED", "SUCCEEDED"):
+            stubber.add_response(
+                "describe_execution",
+                {
+                    "executionArn": _arn(status),
+                    "stateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:sweep",
+                    "status": status,
+                    "startDate": datetime(2026, 1, 1, tzinfo=UTC),
+                },
+                {"executionArn": _arn(status)},
+            )
+        stubber.add_client_error(
+            "describe_execution", "ExecutionDoesNotExist", "Execution Does Not Exist", 400,
+            expected_params={"executionArn": _arn("gone")},
+        )  # fmt: skip
+        assert [running(_arn(s)) for s in ("RUNNING", "ABORTED", "TIMED_OUT", "FAILED", "SUCCEEDED")] == [
+            True, False, False, False, False,
+        ]  # fmt: skip
+        assert not running(_arn("gone"))
+        stubber.assert_no_pending_responses()
 
 
 def test_a_run_that_fails_validation_gives_its_lease_back(s3: Any) -> None:
