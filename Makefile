@@ -1,8 +1,15 @@
 # One obvious way to run things: make demo, make test, make lint, make bench.
-PYTHON ?= python3.11
+# The venvs are made with the Python scripts/find-python.sh picks (python3.12, the Lambda runtime,
+# first); `make PYTHON=/path/to/python3.X ...` names another. Installs use uv, bootstrapped by pip,
+# from hashed locks (make lock).
+PYTHON ?=
 VENV := .venv
 TOOLS := .venv-tools
 BIN := $(VENV)/bin
+UV_HOME := .cache/uv
+UV := $(UV_HOME)/bin/uv
+CHROMIUM := .cache/chromium
+FIND_PYTHON = $$(PYTHON='$(PYTHON)' scripts/find-python.sh)
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # Single-threaded BLAS: training is parallelised by the workflow's branches, not inside numpy.
@@ -10,21 +17,34 @@ export OPENBLAS_NUM_THREADS := 1
 
 .PHONY: demo test lint pytest bench clean lock
 
-$(VENV)/.installed: requirements/dev.txt pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements/dev.txt
-	$(BIN)/pip install --quiet --no-deps -e .
+$(UV): requirements/uv.txt
+	@echo "installing uv into $(UV_HOME) (about 15 seconds)"
+	python=$(FIND_PYTHON) && "$$python" -m venv --clear $(UV_HOME)
+	$(UV_HOME)/bin/pip install --quiet --require-hashes -r requirements/uv.txt
 	touch $@
 
-$(TOOLS)/.installed: requirements/tools.txt
-	$(PYTHON) -m venv $(TOOLS)
-	$(TOOLS)/bin/pip install --quiet --upgrade pip
-	$(TOOLS)/bin/pip install --quiet -r requirements/tools.txt
+$(VENV)/.installed: requirements/dev.txt pyproject.toml $(UV)
+	@echo "installing the project's Python packages into $(VENV) (about 30 seconds the first time)"
+	python=$(FIND_PYTHON) && $(UV) venv --quiet --clear --python "$$python" $(VENV)
+	$(UV) pip sync --quiet --python $(BIN)/python requirements/dev.txt
+	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
+	touch $@
+
+$(TOOLS)/.installed: requirements/tools.txt $(UV)
+	@echo "installing the template linters into $(TOOLS) (about 20 seconds the first time)"
+	python=$(FIND_PYTHON) && $(UV) venv --quiet --clear --python "$$python" $(TOOLS)
+	$(UV) pip sync --quiet --python $(TOOLS)/bin/python requirements/tools.txt
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
+	@echo "installing the Node tools and the headless Chromium package (about 15 seconds the first time)"
 	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# The report tests' browser, unpacked from the npm package @sparticuz/chromium (no apt, no root).
+$(CHROMIUM)/.installed: node_modules/.installed scripts/unpack-chromium.mjs
+	@echo "unpacking headless Chromium into $(CHROMIUM) (about 10 seconds)"
+	node scripts/unpack-chromium.mjs $(CHROMIUM)
 	touch $@
 
 demo: $(VENV)/.installed
@@ -39,7 +59,7 @@ lint: $(VENV)/.installed $(TOOLS)/.installed node_modules/.installed
 	npx --no-install asl-validator --json-path statemachine/objective_sweep.asl.json
 	$(TOOLS)/bin/checkov --quiet --compact --skip-download --framework cloudformation --file template.yaml
 
-pytest: $(VENV)/.installed
+pytest: $(VENV)/.installed $(CHROMIUM)/.installed
 	$(BIN)/pytest
 
 test: lint pytest
@@ -47,9 +67,14 @@ test: lint pytest
 bench: $(VENV)/.installed
 	$(BIN)/python -m benchmarks $(BENCH)
 
-lock:
-	$(PYTHON) -m venv /tmp/objective-sweep-lock && /tmp/objective-sweep-lock/bin/pip install --quiet -r requirements/dev.in \
-	  && /tmp/objective-sweep-lock/bin/pip freeze > requirements/dev.txt
+# Re-resolves the .in files into hashed locks for every platform and Python >= 3.11, keeping the
+# current pins where they still fit; `make lock UPGRADE=--upgrade` moves everything to the newest.
+# layers/dependencies/requirements.txt must then carry dev.txt's versions (a unit test checks).
+LOCK = $(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes --custom-compile-command "make lock" $(UPGRADE)
+lock: $(UV)
+	$(LOCK) requirements/dev.in -o requirements/dev.txt
+	$(LOCK) requirements/tools.in -o requirements/tools.txt
+	$(LOCK) requirements/uv.in -o requirements/uv.txt
 
 clean:
-	rm -rf $(VENV) $(TOOLS) node_modules .mypy_cache .ruff_cache .pytest_cache .aws-sam
+	rm -rf $(VENV) $(TOOLS) node_modules .cache .mypy_cache .ruff_cache .pytest_cache .aws-sam

@@ -5,7 +5,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from sweep_core import runtime
-from sweep_core.prepare import prepare_run
+from sweep_core.prepare import execution_running, prepare_run
 from sweep_core.runtime import logger, step_handler
 from sweep_core.steps import PrepareRunRequest
 
@@ -14,7 +14,9 @@ from sweep_core.steps import PrepareRunRequest
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = PrepareRunRequest.model_validate(event)
     logger.append_keys(execution_id=request.execution_arn)
-    result = prepare_run(runtime.s3(), request, runtime.settings())
+    result = prepare_run(
+        runtime.s3(), request, runtime.settings(), execution_running(runtime.stepfunctions())
+    )
     if result.run:
         logger.append_keys(experiment=result.run.config.experiment)
         logger.info(

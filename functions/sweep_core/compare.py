@@ -198,6 +198,15 @@ def _rows(s3: S3Client, uri: str) -> Iterator[dict[str, str]]:
         # Missing, to a role that may not list the bucket, is AccessDenied.
         if code not in ("NoSuchKey", "AccessDenied", "404", "403"):
             raise
+        if code in ("AccessDenied", "403"):
+            # S3 answers 403 both for a key that is gone (to a role that may not list the bucket) and for
+            # a role that may not read it: S3's own message tells which.
+            message = error.response.get("Error", {}).get("Message", "")
+            raise DataUnavailableError(
+                f"{uri} cannot be read ({code}: {message}). Either it was deleted or replaced since the run "
+                "started (upload it again, then run the experiment again; what is trained is reused), or "
+                "CompareSolutions' role may not read it (check the stack's IAM policies)."
+            ) from None
         raise DataUnavailableError(
             f"{uri} cannot be read any more ({code}): it was there when the run started, and has been "
             "deleted or replaced since. Upload it again, then run the experiment again (what is trained "

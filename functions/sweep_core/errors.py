@@ -20,6 +20,8 @@ class Problem:
     fix: str
     line: int | None = None
     column: str | None = None
+    # Further rows of the same file with the same kind of problem, counted instead of listed.
+    repeats: int = 0
 
     def __str__(self) -> str:
         where = self.file
@@ -27,7 +29,12 @@ class Problem:
             where += f", line {self.line}"
         if self.column:
             where += f", column {self.column}"
-        return f"{where}: {self.message} — {self.fix}"
+        text = f"{where}: {self.message}"
+        if self.fix:
+            text += f" — {self.fix}"
+        if self.repeats:
+            text += f" (and {self.repeats} more {'row' if self.repeats == 1 else 'rows'} like it)"
+        return text
 
 
 class InvalidInputError(SweepError):
@@ -38,7 +45,7 @@ class InvalidInputError(SweepError):
         self.more = more
         lines = [str(p) for p in problems]
         if more:
-            lines.append(f"... and {more} more problem(s) of the same kinds")
+            lines.append(f"... and {more} more problem(s) not listed")
         super().__init__("\n".join(lines))
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from sweep_core import names
-from sweep_core.personalize import delete_campaigns, service_errors, since
+from sweep_core.personalize import delete_campaigns, describe_campaign, service_errors, since
 from sweep_core.report.build import HOURS_PER_MONTH
 from sweep_core.steps import ApplyKeepResult, Billing, Run
 
@@ -35,8 +35,11 @@ def run_campaigns(pz: PersonalizeClient, run: Run) -> list[dict[str, Any]]:
     found = []
     for page in pz.get_paginator("list_campaigns").paginate():
         for summary in page["campaigns"]:
-            if summary["name"] in wanted:
-                described = pz.describe_campaign(campaignArn=summary["campaignArn"])["campaign"]
+            if summary["name"] not in wanted:
+                continue
+            described = describe_campaign(pz, summary["campaignArn"])
+            # None: listed while its deletion finished (ListCampaigns still shows a campaign going).
+            if described is not None:
                 found.append({**described, "sensitivity": wanted[summary["name"]]})
     return found
 

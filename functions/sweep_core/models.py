@@ -63,6 +63,7 @@ class RecommendationPolicy(CamelModel):
         default=0.05,
         ge=0,
         le=1,
+        allow_inf_nan=False,
         description="Largest relative loss of relevanceMetric against OFF that is acceptable (0.05 = 5%).",
     )
 
@@ -78,6 +79,7 @@ class QualityGate(CamelModel):
         default=0.02,
         ge=0,
         le=1,
+        allow_inf_nan=False,
         description="Largest relative drop of the metric that still lets the new version deploy.",
     )
 
@@ -138,15 +140,18 @@ class RunConfig(CamelModel):
     policy: RecommendationPolicy = Field(default_factory=RecommendationPolicy)
     quality_gate: QualityGate = Field(default_factory=QualityGate)
     keep: Literal["all", "recommended", "none"] = Field(
-        default="all", description="Campaigns left running when the run ends."
+        default="recommended",
+        description="Campaigns left running when the run ends: every level is deployed for the comparison, "
+        "then recommended keeps only the recommended level's campaign, all keeps every one, none keeps none.",
     )
     campaign_tps_hour_price: float = Field(
         default=0.2,
         ge=0,
+        allow_inf_nan=False,
         description="USD per TPS-hour of a campaign, for the cost estimate (check your region's price).",
     )
     training_hour_price: float = Field(
-        default=0.24, ge=0, description="USD per training hour, for the cost estimate."
+        default=0.24, ge=0, allow_inf_nan=False, description="USD per training hour, for the cost estimate."
     )
 
     @field_validator("experiment")
@@ -154,8 +159,9 @@ class RunConfig(CamelModel):
     def _experiment_name(cls, value: str) -> str:
         if not EXPERIMENT_NAME.match(value):
             raise ValueError(
-                "must start with a letter or digit, use only letters, digits, '-' and '_', "
-                "and be at most 40 characters (Personalize resource names are derived from it)"
+                f"{value!r} is not a usable experiment name — it must start with a letter or digit, use only "
+                "letters, digits, '-' and '_', and be at most 40 characters (Personalize resource names are "
+                "derived from it)"
             )
         return value
 
@@ -163,16 +169,21 @@ class RunConfig(CamelModel):
     @classmethod
     def _objective_column(cls, value: str) -> str:
         if not COLUMN_NAME.match(value):
-            raise ValueError("must be a valid column name (letters, digits, '_', not starting with a digit)")
+            raise ValueError(
+                f"{value!r} is not a column name — use letters, digits and '_', not starting with a digit"
+            )
         if value.upper() in RESERVED_COLUMNS:
-            raise ValueError(f"{value} is a reserved Personalize column; name a numeric items column")
+            raise ValueError(
+                f"{value} is a reserved Personalize column, not an items column — name a numeric column "
+                "of the items file (e.g. ROYALTY, PRICE, MARGIN)"
+            )
         return value
 
     @field_validator("sensitivities")
     @classmethod
     def _unique_levels(cls, value: list[Sensitivity]) -> list[Sensitivity]:
         if len(set(value)) != len(value):
-            raise ValueError("each sensitivity may be listed once")
+            raise ValueError("a sensitivity is listed twice — list each level once")
         return value
 
     @field_validator("recipe")
@@ -183,17 +194,19 @@ class RunConfig(CamelModel):
         if name == RANKING_RECIPE:
             raise ValueError(
                 f"{RANKING_RECIPE} only re-ranks a list of items you supply for each user, while the sweep "
-                "compares the levels by what each campaign recommends (GetRecommendations); "
+                "compares the levels by what each campaign recommends (GetRecommendations) — "
                 f"use {DEFAULT_RECIPE}"
             )
         if name != DEFAULT_RECIPE:
-            raise ValueError(f"objective optimization is swept with {DEFAULT_RECIPE}, not {name}")
+            raise ValueError(
+                f"objective optimization is swept with {DEFAULT_RECIPE}, not {name} — use {DEFAULT_RECIPE}"
+            )
         return name
 
     @model_validator(mode="after")
     def _sample_users_unique(self) -> RunConfig:
         if len(set(self.sample_users)) != len(self.sample_users):
-            raise ValueError("sampleUsers lists a user twice")
+            raise ValueError("sampleUsers lists a user twice — list each user once")
         return self
 
 

@@ -252,12 +252,17 @@ def _current_attempt(
         try:
             return create(name)
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "ResourceAlreadyExistsException":
+            code = error.response.get("Error", {}).get("Code")
+            if code not in ("ResourceAlreadyExistsException", "ResourceInUseException"):
                 raise
-        # Taken meanwhile: by a retry whose first answer was lost (then it is ours), or out of sight.
-        again = next((r for r in existing() if r["name"] == name and current(r)), None)
-        if again is not None:
-            return str(again[arn_field])
+            # Taken meanwhile, or the parent busy: by a retry whose first answer was lost (the SDK
+            # retried a create that had worked, so the name is ours and the solution is training it),
+            # or out of sight.
+            again = next((r for r in existing() if r["name"] == name and current(r)), None)
+            if again is not None:
+                return str(again[arn_field])
+            if code == "ResourceInUseException":
+                raise
     raise ResourceLimitError(
         f"{what}: {len(attempts)} attempts exist already; clean up the experiment (sweep cleanup) first"
     )
@@ -556,6 +561,11 @@ def delete_campaigns(pz: PersonalizeClient, campaign_arns: list[str]) -> tuple[l
             if campaign is None or campaign["status"].startswith("DELETE"):
                 gone.append(arn)
                 continue
-            pz.delete_campaign(campaignArn=arn)
+            try:
+                pz.delete_campaign(campaignArn=arn)
+            except pz.exceptions.ResourceNotFoundException:
+                # Deleted since it was described (another task, or a retried call whose answer was lost).
+                gone.append(arn)
+                continue
             deleted.append(arn)
     return deleted, gone

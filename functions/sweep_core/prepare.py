@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import posixpath
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
@@ -17,17 +18,28 @@ from sweep_core.errors import ExperimentBusyError, InvalidInputError, Problem
 from sweep_core.models import RunConfig
 from sweep_core.progress import ProgressReader, ReadProgress
 from sweep_core.report.model import DatasetFacts
+from sweep_core.run_input import parse_run_config
 from sweep_core.runtime import Settings, logger
-from sweep_core.s3 import S3Location, claim, object_version, put_text, release_lease, resolve, take_lease
+from sweep_core.s3 import (
+    S3Location,
+    claim,
+    object_version,
+    put_text,
+    release_lease,
+    resolve,
+    take_lease,
+)
 from sweep_core.schemas import build_schema, schema_json
 from sweep_core.steps import DataFile, PrepareRunRequest, PrepareRunResult, Run, Trigger
 from sweep_core.validation import validate_inputs
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_stepfunctions import SFNClient
 
-# How long an experiment's lease holds if its execution never releases it: past the longest run the
-# state machine allows (the wait budgets add up to 34 h; tests/unit/test_definition.py checks).
+# How long an experiment's lease holds if its execution never releases it and Step Functions cannot
+# say whether it still runs: past the longest run the state machine allows (the wait budgets add up
+# to 34 h; tests/unit/test_definition.py checks).
 LEASE_TTL = timedelta(hours=36)
 RUN_FILE_FIX = "write the run file as a RunConfig JSON object (see schema/run-config.schema.json)"
 _PATH_FIELDS = ("interactions", "items", "users", "titles")
@@ -38,7 +50,24 @@ def run_file_for(bucket: str, experiment: str) -> S3Location:
     return S3Location(bucket, names.run_file_key(experiment))
 
 
-def prepare_run(s3: S3Client, request: PrepareRunRequest, settings: Settings) -> PrepareRunResult:
+def execution_running(sfn: SFNClient) -> Callable[[str], bool]:
+    """Whether an execution (a lease's holder) is still running, asked of Step Functions."""
+
+    def running(execution_arn: str) -> bool:
+        try:
+            return sfn.describe_execution(executionArn=execution_arn)["status"] == "RUNNING"
+        except sfn.exceptions.ExecutionDoesNotExist:
+            # Past Step Functions' retention (90 days after it ended), or never an execution.
+            return False
+
+    return running
+
+
+def prepare_run(
+    s3: S3Client, request: PrepareRunRequest, settings: Settings, running: Callable[[str], bool]
+) -> PrepareRunResult:
+    """`running` tells whether the execution holding the experiment's lease still runs (see
+    `execution_running`); one that has ended without giving it back no longer holds the experiment."""
     raw, trigger, run_file, source = _normalise(s3, request.event, settings)
     config = _validated_config(raw, settings, run_file.uri if run_file else "the execution input")
     config = _resolve_paths(config, settings.bucket_name, run_file)
@@ -53,12 +82,12 @@ def prepare_run(s3: S3Client, request: PrepareRunRequest, settings: Settings) ->
             return PrepareRunResult(duplicate=True, duplicate_of=owner)
 
     lease = S3Location(settings.bucket_name, names.lease_key(config.experiment))
-    holder = take_lease(s3, lease, request.execution_arn, datetime.now(UTC), LEASE_TTL)
+    holder = take_lease(s3, lease, request.execution_arn, datetime.now(UTC), LEASE_TTL, running=running)
     if holder.owner != request.execution_arn:
         raise ExperimentBusyError(
             f"experiment {config.experiment} is already running: {holder.owner}. This execution created "
-            "nothing; start it again once that one has ended (its lease lapses at "
-            f"{holder.expires_at:%Y-%m-%d %H:%M} UTC if it never ends cleanly)."
+            "nothing; start it again once that one has ended (or stop it: an execution that has ended no "
+            "longer holds the experiment)."
         )
     try:
         progress = S3Location(settings.bucket_name, names.progress_key(config.experiment))
@@ -213,20 +242,7 @@ def _load_run_file(s3: S3Client, location: S3Location) -> dict[str, Any]:
 def _validated_config(raw: dict[str, Any], settings: Settings, where: str) -> RunConfig:
     # The stack's defaults (template parameters) fill in what the input leaves out.
     merged = {"objective": settings.default_objective, "sensitivities": settings.default_sensitivities, **raw}
-    try:
-        return RunConfig.model_validate(merged)
-    except ValidationError as error:
-        raise InvalidInputError(
-            [
-                Problem(
-                    file=where,
-                    column=".".join(str(part) for part in problem["loc"]) or None,
-                    message=problem["msg"],
-                    fix="correct the field (schema/run-config.schema.json lists every field and its default)",
-                )
-                for problem in error.errors()
-            ]
-        ) from None
+    return parse_run_config(merged, where)
 
 
 def _resolve_paths(config: RunConfig, bucket: str, run_file: S3Location | None) -> RunConfig:

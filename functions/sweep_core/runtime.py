@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from mypy_boto3_personalize_runtime import PersonalizeRuntimeClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sns import SNSClient
+    from mypy_boto3_stepfunctions import SFNClient
 
 logger = Logger()
 tracer = Tracer()
@@ -91,6 +92,11 @@ def personalize_runtime() -> PersonalizeRuntimeClient:
 @cache
 def s3() -> S3Client:
     return boto3.client("s3", config=_CLIENT_CONFIG)
+
+
+@cache
+def stepfunctions() -> SFNClient:
+    return boto3.client("stepfunctions", config=_CLIENT_CONFIG)
 
 
 @cache

@@ -138,19 +138,63 @@ class Lease:
     expires_at: datetime
 
 
-def take_lease(s3: S3Client, location: S3Location, owner: str, now: datetime, ttl: timedelta) -> Lease:
-    """Hold the lease unless another execution holds one that has not expired; returns the holder.
-    An expired lease (its execution never released it) is taken over."""
-    for _ in range(2):
-        holder = claim(s3, location, owner, body={"expiresAt": (now + ttl).isoformat()})
-        if holder == owner:
+_LEASE_TRIES = 4
+
+
+def take_lease(
+    s3: S3Client,
+    location: S3Location,
+    owner: str,
+    now: datetime,
+    ttl: timedelta,
+    *,
+    running: Callable[[str], bool],
+) -> Lease:
+    """Hold the lease unless another execution holds it and is still running; returns the holder.
+
+    A lease left behind — it expired, or `running` says its execution has ended (stopped, timed out, or
+    its last step failed before giving the lease back) — is taken over by a write conditional on that
+    lease's ETag: of two executions taking over the same stale lease, one wins and the other finds the
+    winner holding it."""
+    document = {"expiresAt": (now + ttl).isoformat()}
+    for _ in range(_LEASE_TRIES):
+        if claim(s3, location, owner, body=document) == owner:
             return Lease(owner, now + ttl)
-        lease = read_json(s3, location)
-        expires = datetime.fromisoformat(str(lease["expiresAt"]))
-        if expires > now:
-            return Lease(str(lease["owner"]), expires)
-        s3.delete_object(Bucket=location.bucket, Key=location.key)
-    return Lease(str(read_json(s3, location)["owner"]), now + ttl)
+        held = _read_lease(s3, location)
+        if held is None:
+            continue  # given back since the claim failed: claim again
+        holder, expires, etag = held
+        if holder == owner:
+            return Lease(owner, expires)
+        if expires > now and running(holder):
+            return Lease(holder, expires)
+        try:
+            s3.put_object(
+                Bucket=location.bucket,
+                Key=location.key,
+                Body=json.dumps({"owner": owner, **document}).encode("utf-8"),
+                ContentType="application/json",
+                IfMatch=etag,
+            )
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code")
+            if code not in (*_EXISTS, *_CONFLICT, "NoSuchKey", "404"):
+                raise
+            continue  # another execution took it over (or it was given back) first: look again
+        return Lease(owner, now + ttl)
+    raise TransientServiceError(f"{location.uri}: the lease kept changing hands; the step will be retried")
+
+
+def _read_lease(s3: S3Client, location: S3Location) -> tuple[str, datetime, str] | None:
+    """(owner, expiry, ETag) of the lease, or None when there is none."""
+    try:
+        response = s3.get_object(Bucket=location.bucket, Key=location.key)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            return None
+        raise
+    lease = json.loads(response["Body"].read())
+    return str(lease["owner"]), datetime.fromisoformat(str(lease["expiresAt"])), response["ETag"]
 
 
 def exists(s3: S3Client, location: S3Location) -> bool:

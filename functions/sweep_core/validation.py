@@ -14,7 +14,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from operator import itemgetter
 from typing import BinaryIO
 
@@ -54,6 +54,18 @@ _RESERVED_INTERACTION_COLUMNS = {
 # amortised, small enough for a 128 MB Lambda.
 _BLOCK_BYTES = 8 * 1024 * 1024
 _BOM = b"\xef\xbb\xbf"
+# Files that are not text at all, recognised by their first bytes: what they are, and what to do.
+_NOT_CSV = {
+    b"\x1f\x8b": ("is gzip-compressed", "gunzip it first: Personalize imports plain CSV files"),
+    b"PK\x03\x04": (
+        "is a ZIP archive (or an Excel workbook)",
+        "unzip it, or export the sheet as CSV (comma-separated, UTF-8)",
+    ),
+    b"\xff\xfe": ("is UTF-16 text", "save it as UTF-8 (for example: iconv -f utf-16 -t utf-8)"),
+    b"\xfe\xff": ("is UTF-16 text", "save it as UTF-8 (for example: iconv -f utf-16 -t utf-8)"),
+}
+# Separators some spreadsheets write instead of commas.
+_OTHER_DELIMITERS = {";": "';'", "\t": "tabs", "|": "'|'"}
 _INTEGER = re.compile(r"[+-]?\d+")
 # What a value that passes every row check looks like, for each reserved interactions column. An
 # interactions file with only these columns is checked and counted block by block by one regular
@@ -90,18 +102,44 @@ class DataSummary(BaseModel):
 
 @dataclass
 class _Findings:
-    """The problems found in one file, capped; the rest are only counted."""
+    """The problems found in one file, capped; the rest are only counted. A problem of a `kind` that
+    can repeat on every row is listed once, at its first row, with the count of the other rows."""
 
     file: str
     cap: int
     problems: list[Problem] = field(default_factory=list)
     more: int = 0
+    _first_of_kind: dict[tuple[str, str | None], int] = field(default_factory=dict)
+    _repeats: Counter[int] = field(default_factory=Counter)
 
-    def add(self, message: str, fix: str, line: int | None = None, column: str | None = None) -> None:
+    def add(
+        self,
+        message: str,
+        fix: str,
+        line: int | None = None,
+        column: str | None = None,
+        *,
+        kind: str | None = None,
+        repeats: int = 0,
+    ) -> None:
+        key = (kind, column) if kind else None
+        if key and key in self._first_of_kind:
+            self._repeats[self._first_of_kind[key]] += 1 + repeats
+            return
         if len(self.problems) < self.cap:
+            if key:
+                self._first_of_kind[key] = len(self.problems)
+            self._repeats[len(self.problems)] += repeats
             self.problems.append(Problem(file=self.file, message=message, fix=fix, line=line, column=column))
         else:
             self.more += 1
+
+    def collected(self) -> list[Problem]:
+        """The problems, each with the number of further rows like it."""
+        return [
+            replace(p, repeats=self._repeats[i]) if self._repeats[i] else p
+            for i, p in enumerate(self.problems)
+        ]
 
 
 @dataclass
@@ -163,7 +201,7 @@ def validate_inputs(
         users = _validate_file("users", config.users, open_binary, users_found)
     if interactions.columns and not interactions_found.problems:
         _check_minimums(interactions, interactions_found)
-    problems = [p for f in findings for p in f.problems]
+    problems = [p for f in findings for p in f.collected()]
     if problems:
         raise InvalidInputError(problems, more=sum(f.more for f in findings))
     # The report's users: the sample users, then the first reportUsers others, so as many may be needed.
@@ -242,15 +280,26 @@ def _validate_file(
     except Exception as error:
         # Missing files and S3's ClientError (NoSuchKey, AccessDenied; botocore is not imported
         # here) are the user's to fix; anything else is a bug and propagates.
+        s3_code = getattr(error, "response", {}).get("Error", {}).get("Code")
         s3_error = any(cls.__name__ == "ClientError" for cls in type(error).__mro__)
         if not (s3_error or isinstance(error, OSError | KeyError)):
             raise
-        findings.add(f"cannot be read: {error}", "check the path and that the file was uploaded")
+        if isinstance(error, FileNotFoundError | KeyError) or s3_code in ("NoSuchKey", "404"):
+            findings.add("does not exist", "check the path and that the file was uploaded")
+        else:
+            reason = s3_code if s3_error else getattr(error, "strerror", None) or type(error).__name__
+            findings.add(f"cannot be read ({reason})", "check the path and that the file was uploaded")
         return _FileResult()
     try:
         return _FileCheck(kind, findings, objective, known_items).run(_blocks(stream, findings))
+    except _NotText:
+        return _FileResult()
     finally:
         stream.close()
+
+
+class _NotText(Exception):
+    """The file is not a CSV text file at all (already reported); its rows are not checked."""
 
 
 def _blocks(stream: BinaryIO, findings: _Findings) -> Iterator[tuple[int, str]]:
@@ -265,6 +314,10 @@ def _blocks(stream: BinaryIO, findings: _Findings) -> Iterator[tuple[int, str]]:
         size += len(data)
         if first:
             first = False
+            for magic, (what, fix) in _NOT_CSV.items():
+                if data.startswith(magic):
+                    findings.add(what, fix)
+                    raise _NotText
             data = data.removeprefix(_BOM)
         if not data:
             if carry:
@@ -317,7 +370,9 @@ class _FileCheck:
         self.user_index = -1
         self.fast_line: re.Pattern[str] | None = None
         self.user_of = self.item_of = itemgetter(0)
-        self.reported_missing: set[str] = set()
+        # The objective's numbers, and its first bad value of each kind: (line, value, rows).
+        self.objective_numbers = 0
+        self.objective_bad: dict[str, tuple[int, str, int]] = {}
 
     def run(self, blocks: Iterator[tuple[int, str]]) -> _FileResult:
         empty = True
@@ -337,6 +392,8 @@ class _FileCheck:
             return self.result
         if self.result.rows == 0:
             self.findings.add("has a header but no data rows", "add data rows below the header", line=2)
+        elif self.kind == "items" and self.objective:
+            self._objective_findings()
         self.result.columns = [self._column(state) for state in self.states]
         return self.result
 
@@ -359,6 +416,15 @@ class _FileCheck:
             )
             return False
         header = next(csv.reader([line]))
+        delimiter = max(_OTHER_DELIMITERS, key=lambda d: len(next(csv.reader([line], delimiter=d))))
+        split = next(csv.reader([line], delimiter=delimiter))
+        if len(split) > len(header):
+            self.findings.add(
+                f"uses {_OTHER_DELIMITERS[delimiter]} between fields",
+                f"Personalize needs commas: save it as comma-separated CSV (header {','.join(split)})",
+                line=1,
+            )
+            return False
         if not self._header_ok(header):
             return False
         self.header = header
@@ -392,8 +458,7 @@ class _FileCheck:
         if self.kind == "items" and self.objective and self.objective not in header:
             self.findings.add(
                 f"the header has no {self.objective} column, the run's objective",
-                f"add a numeric {self.objective} column or set objective to one of: "
-                + ", ".join(h for h in header if h not in ID_COLUMNS["items"]),
+                _objective_hint(self.objective, [h for h in header if h not in ID_COLUMNS["items"]]),
                 line=1,
                 column=self.objective,
             )
@@ -451,6 +516,7 @@ class _FileCheck:
                 f"{len(row)} fields where the header has {len(self.header)}",
                 "quote values that contain commas and give every row one value per column",
                 line=line,
+                kind="fields",
             )
             return
         self.result.rows += 1
@@ -468,6 +534,7 @@ class _FileCheck:
                 "keep one row per id",
                 line=line,
                 column=ID_COLUMNS[self.kind][-1],
+                kind="duplicate id",
             )
         self.result.ids.add(value)
 
@@ -476,13 +543,16 @@ class _FileCheck:
         add = self.findings.add
         if name in ID_COLUMNS[self.kind]:
             if not value.strip():
-                add(f"{name} is empty", f"give every row a {name} value", line=line, column=name)
+                add(
+                    f"{name} is empty", f"give every row a {name} value", line=line, column=name, kind="empty"
+                )
             elif len(value) > MAX_ID_CHARS:
                 add(
                     f"{name} has {len(value)} characters",
                     f"keep ids to {MAX_ID_CHARS}",
                     line=line,
                     column=name,
+                    kind="too long",
                 )
             elif name == "ITEM_ID" and self.kind == "interactions":
                 self._known_item(line, value)
@@ -496,15 +566,13 @@ class _FileCheck:
         self._metadata(line, index, value)
 
     def _known_item(self, line: int, value: str) -> None:
-        if self.known_items is None:
-            return
-        if value not in self.known_items and value not in self.reported_missing:
-            self.reported_missing.add(value)
+        if self.known_items is not None and value not in self.known_items:
             self.findings.add(
                 f"ITEM_ID {value!r} is not in the items file",
                 "add the item to the items file or drop its interactions",
                 line=line,
                 column="ITEM_ID",
+                kind="unknown item",
             )
 
     def _timestamp(self, line: int, value: str) -> None:
@@ -515,6 +583,7 @@ class _FileCheck:
                 "write Unix epoch seconds, e.g. 881250949 (not a date string)",
                 line=line,
                 column="TIMESTAMP",
+                kind="timestamp text",
             )
             return
         seconds = int(text)
@@ -524,6 +593,7 @@ class _FileCheck:
                 "divide by 1000: Personalize expects Unix epoch seconds",
                 line=line,
                 column="TIMESTAMP",
+                kind="timestamp milliseconds",
             )
         elif not 0 <= seconds <= MAX_TIMESTAMP:
             self.findings.add(
@@ -531,22 +601,64 @@ class _FileCheck:
                 "write Unix epoch seconds",
                 line=line,
                 column="TIMESTAMP",
+                kind="timestamp range",
             )
 
     def _objective(self, line: int, value: str) -> None:
         text = value.strip()
         number = _number(text)
         if not text or number is None or not math.isfinite(number):
-            what = "empty" if not text else f"{value!r}, not a finite number"
-            self.findings.add(
-                f"the objective {self.objective} is {what}",
-                "give every item a numeric value (Personalize cannot optimise a null objective)",
-                line=line,
-                column=self.objective,
-            )
+            kind = "empty" if not text else "text" if number is None else "not finite"
+            first_line, first_value, rows = self.objective_bad.get(kind, (line, value, 0))
+            self.objective_bad[kind] = (first_line, first_value, rows + 1)
             return
+        self.objective_numbers += 1
         self.result.objective_min = min(self.result.objective_min, number)
         self.result.objective_max = max(self.result.objective_max, number)
+
+    def _objective_findings(self) -> None:
+        """The objective's problems, once per kind: a text column is named as such with the numeric
+        columns to choose from, and a constant one is refused because it gives nothing to optimise."""
+        objective = self.objective
+        text = self.objective_bad.get("text")
+        if text and not self.objective_numbers:
+            line, value, _ = text
+            numeric = [
+                s.name
+                for s in self.states
+                if s.numeric
+                and s.empty < self.result.rows
+                and s.name not in (objective, *ID_COLUMNS["items"])
+            ]
+            self.findings.add(
+                f"the objective {objective} holds text, not numbers ({value!r} on line {line})",
+                f"set objective to a numeric column of this file: {', '.join(numeric)}"
+                if numeric
+                else "add a numeric column for the objective (e.g. the margin or price of each item)",
+                column=objective,
+            )
+            return
+        for kind, (line, value, rows) in self.objective_bad.items():
+            what = "empty" if kind == "empty" else f"{value!r}, not a finite number"
+            self.findings.add(
+                f"the objective {objective} is {what}",
+                "give every item a numeric value (Personalize cannot optimise a null objective)",
+                line=line,
+                column=objective,
+                kind=f"objective {kind}",
+                repeats=rows - 1,
+            )
+        if (
+            self.objective_numbers
+            and not self.objective_bad
+            and self.result.objective_min == self.result.objective_max
+        ):
+            self.findings.add(
+                f"the objective {objective} is {self.result.objective_min:g} on every item",
+                "objective optimization has nothing to trade, so every sensitivity would train the same model "
+                "(each a paid training); choose a column whose values differ between items",
+                column=objective,
+            )
 
     def _metadata(self, line: int, index: int, value: str) -> None:
         state = self.states[index]
@@ -560,6 +672,7 @@ class _FileCheck:
                 f"keep values to {MAX_STRING_CHARS} characters",
                 line=line,
                 column=state.name,
+                kind="too long",
             )
         if state.numeric:
             if _INTEGER.fullmatch(text):
@@ -574,7 +687,17 @@ class _FileCheck:
                 "write a number or leave it empty",
                 line=line,
                 column="EVENT_VALUE",
+                kind="event value",
             )
+
+
+def _objective_hint(objective: str, columns: list[str]) -> str:
+    """How to name an objective the items header has not got: the column differing only in case,
+    else every column."""
+    same = [c for c in columns if c.lower() == objective.lower()]
+    if same:
+        return f"did you mean {same[0]}? Column names are case-sensitive"
+    return f"add a numeric {objective} column or set objective to one of: {', '.join(columns)}"
 
 
 def _number(text: str) -> float | None:

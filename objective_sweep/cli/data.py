@@ -7,15 +7,14 @@ import argparse
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
-from pydantic import ValidationError
 from sweep_core.errors import InvalidInputError
-from sweep_core.models import RunConfig
-from sweep_core.validation import validate_inputs
+from sweep_core.run_input import parse_run_config
 
 from objective_sweep.datasets.prepared import PreparedDataset
 from objective_sweep.datasets.synthetic import PRESETS
+from objective_sweep.localcloud.runs import RunFiles, validate_locally
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -82,21 +81,18 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    fields = {"interactions": args.interactions, "items": args.items, "users": args.users}
+    fields["objective"] = args.objective
     try:
-        config = RunConfig(
-            experiment="local-validation",
-            interactions=args.interactions,
-            items=args.items,
-            users=args.users,
-            objective=args.objective,
+        config = parse_run_config(
+            {"experiment": "local-validation", **{k: v for k, v in fields.items() if v is not None}},
+            "sweep validate",
+            options={name: f"--{name}" for name in fields},
         )
-    except ValidationError as error:
-        for issue in error.errors():
-            field = ".".join(str(part) for part in issue["loc"])
-            print(f"sweep validate: --{field}: {issue['msg']}", file=sys.stderr)
-        return 2
-    try:
-        summary = validate_inputs(config, open_local)
+        files = RunFiles(
+            Path(args.interactions), Path(args.items), users=Path(args.users) if args.users else None
+        )
+        summary = validate_locally(config, files)
     except InvalidInputError as error:
         print(f"sweep validate: {len(error.problems) + error.more} problem(s):", file=sys.stderr)
         print(error, file=sys.stderr)
@@ -107,11 +103,6 @@ def _validate(args: argparse.Namespace) -> int:
         f"{summary.objective_min:g} to {summary.objective_max:g}"
     )
     return 0
-
-
-def open_local(path: str) -> BinaryIO:
-    """Open a local data file for validate_inputs, which reads and closes it."""
-    return Path(path).open("rb")
 
 
 def _print_prepared(prepared: PreparedDataset) -> None:

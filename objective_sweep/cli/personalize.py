@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -88,5 +88,7 @@ def _serve(args: argparse.Namespace) -> int:
             f"export AWS_ENDPOINT_URL_PERSONALIZE={endpoint.url} AWS_ENDPOINT_URL_PERSONALIZE_RUNTIME={endpoint.url}",
             flush=True,
         )
-        threading.Event().wait()
-    return 0
+        # Until Ctrl-C or SIGTERM, which `sweep` turns into a clean stop; a sleep, unlike Event.wait,
+        # can be interrupted without leaving a lock half released.
+        while True:
+            time.sleep(3600)

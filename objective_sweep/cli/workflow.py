@@ -1,5 +1,5 @@
-"""`sweep` subcommands that run the workflow: demo, run, local up, retrain, cleanup and report. Each runs
-against a fresh local cloud, a running one (--endpoint) or a stack in AWS (--stack)."""
+"""`sweep` subcommands that run the workflow: demo, run, follow, local up, retrain, cleanup and report. Each
+runs against a fresh local cloud, a running one (--endpoint) or a stack in AWS (--stack)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from sweep_core.errors import InvalidInputError, Problem
 from sweep_core.models import ALL_SENSITIVITIES, Sensitivity
 
+from objective_sweep.cli.status import ExitStatus, terminal_width, wrapped
 from objective_sweep.localcloud.cloud import LocalCloudError
 from objective_sweep.localcloud.runs import (
     Deployment,
@@ -32,7 +33,10 @@ from objective_sweep.localcloud.runs import (
     fetch_report_files,
     find_deployment,
     find_started_execution,
+    json_object,
+    latest_execution,
     retrain_input,
+    run_fields,
     start_console_run,
     upload_run,
     validate_locally,
@@ -68,7 +72,9 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         "--sensitivities", type=_sensitivities, help="levels to train, e.g. OFF,HIGH (default all four)"
     )
     parser.add_argument(
-        "--keep", choices=("all", "recommended", "none"), help="campaigns left running (default all)"
+        "--keep",
+        choices=("all", "recommended", "none"),
+        help="campaigns left running after the comparison (default recommended: only the recommended level's)",
     )
     parser.add_argument("--out", type=Path, help="results folder (default results/<experiment>/<execution>/)")
     _add_target_options(parser)
@@ -113,6 +119,18 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     _add_run_options(run)
     run.set_defaults(func=_reported(_run))
 
+    follow = subparsers.add_parser(
+        "follow",
+        help="follow any execution to its end, then print and save its report",
+        description="Attach to an execution however it was started (sweep run, an S3 upload, the console, "
+        "the schedule): the same progress lines as sweep run, then the report and the results folder.",
+    )
+    follow.add_argument("execution", nargs="?", help="the execution ARN")
+    follow.add_argument("--experiment", help="follow the experiment's latest execution instead")
+    follow.add_argument("--out", type=Path, help="results folder (default results/<experiment>/<execution>/)")
+    _add_target_options(follow)
+    follow.set_defaults(func=_reported(_follow))
+
     local = subparsers.add_parser("local", help="the local cloud")
     local_commands = local.add_subparsers(dest="local_command", required=True, metavar="COMMAND")
     up = local_commands.add_parser("up", help="keep a local cloud running until Ctrl-C; prints the exports")
@@ -135,6 +153,10 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     report.set_defaults(func=_reported(_report))
 
 
+class UsageError(Exception):
+    """The options cannot work together (e.g. a command that needs a deployment was given none)."""
+
+
 def _reported(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     """Errors from AWS, the local cloud or the run end the command with their message, not a traceback."""
 
@@ -142,9 +164,12 @@ def _reported(command: Callable[[argparse.Namespace], int]) -> Callable[[argpars
     def run(args: argparse.Namespace) -> int:
         try:
             return command(args)
+        except UsageError as error:
+            print(wrapped(f"sweep {args.command}: {error}"), file=sys.stderr)
+            return ExitStatus.USAGE
         except (RunError, LocalCloudError, BotoCoreError, ClientError) as error:
-            print(f"sweep {args.command}: {error}", file=sys.stderr)
-            return 1
+            print(wrapped(f"sweep {args.command}: {error}"), file=sys.stderr)
+            return ExitStatus.RUN_FAILED
 
     return run
 
@@ -239,8 +264,16 @@ def _read_run_file(path: Path) -> dict[str, Any]:
 
     try:
         fields = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as error:
-        raise problem(f"cannot be read ({error})", "check the path; run files are UTF-8 JSON") from error
+    except FileNotFoundError as error:
+        raise problem("does not exist", "check the path") from error
+    except UnicodeDecodeError as error:
+        raise problem(
+            f"is not UTF-8 (byte 0x{error.object[error.start]:02x})", "save it as UTF-8 JSON"
+        ) from error
+    except OSError as error:
+        raise problem(
+            f"cannot be read ({error.strerror})", "check the path; run files are UTF-8 JSON"
+        ) from error
     except json.JSONDecodeError as error:
         raise problem(
             f"is not valid JSON at column {error.colno} ({error.msg})", "correct the JSON", error.lineno
@@ -253,7 +286,7 @@ def _read_run_file(path: Path) -> dict[str, Any]:
             continue
         if not isinstance(value, str) or value.startswith("s3://"):
             raise problem(
-                f"field {name} is {value!r}",
+                f"field '{name}' is {json.dumps(value)}, not a local path",
                 "a local run reads its files from disk: give a path relative to the run file",
             )
         fields[name] = path.parent / value
@@ -266,8 +299,14 @@ def _sweep(args: argparse.Namespace, files: RunFiles, **fields: Any) -> int:
     for name in ("sensitivities", "keep"):
         if getattr(args, name) is not None:
             fields[name] = getattr(args, name)
+    # A refusal names the run file, or the option, that gave the field.
+    given = [
+        name for name in ("experiment", "objective", "sensitivities", "keep") if getattr(args, name, None)
+    ]
+    run_file = getattr(args, "run_file", None)
     try:
-        config = build_config(files, **fields)
+        source = str(run_file) if run_file else "the run options"
+        config = build_config(files, source=source, options={name: f"--{name}" for name in given}, **fields)
         validate_locally(config, files, say=_progress)
     except InvalidInputError as error:
         print("the input is not usable; nothing was uploaded:", file=sys.stderr)
@@ -299,29 +338,48 @@ def _follow_and_collect(
     out: Path | None,
     started: float,
 ) -> int:
-    from sweep_core.report import Report, render_text
+    """Follow the execution to its end, then write its results; the exit status says how it ended:
+    every level ACTIVE, some levels failed, or the run failed."""
+    from sweep_core.report import Report
 
     print(f"execution {execution_arn}")
     # Locally a state lasts a fraction of a second; in AWS minutes, and List*/Describe* calls are rate limited.
     poll = 0.5 if deployment.is_local() else 10.0
     described = Follower(
-        deployment, execution_arn, experiment, levels, sys.stdout, poll_seconds=poll
+        deployment, execution_arn, experiment, levels, sys.stdout, poll_seconds=poll, width=terminal_width()
     ).follow()
+    output = json_object(described.get("output"))
+    if described["status"] == "SUCCEEDED" and output.get("duplicate") is True and output.get("duplicateOf"):
+        # A repeated S3 event: this execution only found the one that runs the same run file version.
+        print(f"this execution repeated an event; the run is {output['duplicateOf']}")
+        return _follow_and_collect(deployment, str(output["duplicateOf"]), experiment, levels, out, started)
     history = execution_history(deployment, execution_arn)
     folder = out or Path("results") / experiment / execution_arn.rsplit(":", 1)[1]
     if described["status"] != "SUCCEEDED":
         # The local cloud's handler and interpreter logs vanish with it; keep them beside the history.
         logs = {path.name: path.read_bytes() for path in deployment.log_files if path.is_file()}
         write_results(folder, logs, history)
-        print(f"the run {described['status']}: {failure_cause(described, history)}", file=sys.stderr)
+        print(wrapped(f"the run {described['status']}: {failure_cause(described, history)}"), file=sys.stderr)
         print(f"history and logs: {folder}/", file=sys.stderr)
-        return 1
+        return ExitStatus.RUN_FAILED
     files = fetch_report_files(deployment, experiment, execution_arn)
     write_results(folder, files, history)
+    report = Report.model_validate_json(files["report.json"])
     print()
-    print(render_text(Report.model_validate_json(files["report.json"])))
+    print(_render(report))
     print(f"\nfinished in {time.monotonic() - started:.1f} s; results in {folder}/")
-    return 0
+    if report.failures:
+        failed = ", ".join(failure.sensitivity for failure in report.failures)
+        print(f"{len(report.failures)} level(s) failed: {failed} (causes above)", file=sys.stderr)
+        return ExitStatus.LEVELS_FAILED
+    return ExitStatus.OK
+
+
+def _render(report: Any) -> str:
+    """The report in the terminal's width (the table needs 45 columns; past 100 it only spreads out)."""
+    from sweep_core.report import render_text
+
+    return render_text(report, width=min(max(terminal_width(), 45), 100)).rstrip("\n")
 
 
 # -- local up, retrain, cleanup, report ------------------------------------------------------------
@@ -333,8 +391,10 @@ def _local_up(args: argparse.Namespace) -> int:
     stop = threading.Event()
     # Ctrl-C and SIGTERM both just ask the wait below to end; a KeyboardInterrupt raised inside
     # Event.wait can break the event's lock ("release unlocked lock") instead of stopping cleanly.
-    for stopping in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(stopping, lambda *_: stop.set())
+    previous = {
+        stopping: signal.signal(stopping, lambda *_: stop.set())
+        for stopping in (signal.SIGINT, signal.SIGTERM)
+    }
     with LocalCloud() as cloud:
         for key, value in sorted(cloud.environment.items()):
             print(f"export {key}={value}")
@@ -345,8 +405,23 @@ def _local_up(args: argparse.Namespace) -> int:
         print(f"# e.g. sweep run --endpoint {cloud.endpoint_url} ...; Ctrl-C stops the cloud", flush=True)
         while not stop.wait(0.5):
             pass
+    for stopping, handler in previous.items():
+        signal.signal(stopping, handler)
     print("local cloud stopped", file=sys.stderr)
     return 0
+
+
+def _follow(args: argparse.Namespace) -> int:
+    if bool(args.execution) == bool(args.experiment):
+        raise UsageError("give an execution ARN or --experiment NAME (its latest execution): one of the two")
+    if args.execution and not (args.execution.startswith("arn:") and ":execution:" in args.execution):
+        raise UsageError(f"{args.execution} is not a Step Functions execution ARN")
+    started = time.monotonic()
+    with _existing_deployment(args) as deployment:
+        arn = args.execution or latest_execution(deployment, args.experiment)
+        described = deployment.client("stepfunctions").describe_execution(executionArn=arn)
+        experiment, levels = _what_it_runs(deployment, dict(described))
+        return _follow_and_collect(deployment, arn, experiment, levels, args.out, started)
 
 
 def _retrain(args: argparse.Namespace) -> int:
@@ -361,66 +436,112 @@ def _retrain(args: argparse.Namespace) -> int:
 def _cleanup(args: argparse.Namespace) -> int:
     from sweep_core.cleanup import CleanupProgress, delete_experiment
 
+    passes: list[CleanupProgress] = []
+
     def report(progress: CleanupProgress) -> None:
+        passes.append(progress)
         for arn in progress.requested:
             print(f"deleting {arn}")
         if progress.remaining:
             print(f"waiting for {len(progress.remaining)} deletion(s) ...", flush=True)
 
     with _existing_deployment(args) as deployment:
+        personalize = deployment.client("personalize")
         # The local endpoint finishes a deletion in well under a second; AWS takes minutes.
         interval = 0.2 if deployment.is_local() else 10.0
-        deleted = delete_experiment(
-            deployment.client("personalize"), args.experiment, interval_s=interval, on_progress=report
-        )
+        deleted = delete_experiment(personalize, args.experiment, interval_s=interval, on_progress=report)
+        if not (passes[0].requested or passes[0].remaining):
+            print(wrapped(f"sweep cleanup: {_nothing_named(personalize, args.experiment)}"), file=sys.stderr)
+            return ExitStatus.NOTHING_MATCHED
     print(f"experiment {args.experiment}: {len(deleted)} resource(s) deleted, nothing of it is left")
-    return 0
+    return ExitStatus.OK
+
+
+def _nothing_named(personalize: Any, experiment: str) -> str:
+    """Why cleanup found nothing, with the dataset groups (one per experiment) whose names come close."""
+    import difflib
+
+    groups = [
+        group["name"]
+        for page in personalize.get_paginator("list_dataset_groups").paginate()
+        for group in page["datasetGroups"]
+    ]
+    close = difflib.get_close_matches(experiment, groups, n=3)
+    hint = f"; did you mean {' or '.join(close)}?" if close else ""
+    return (
+        f"nothing in Personalize is named after experiment {experiment} (no dataset group, schema or "
+        f"campaign of it): it was never run here, or is already cleaned up{hint}"
+    )
 
 
 def _report(args: argparse.Namespace) -> int:
-    from sweep_core.report import Report, render_text
+    from pydantic import ValidationError
+    from sweep_core.report import Report
 
     source = Path(args.source)
+    if source.is_dir():
+        source = source / "report.json"
     if source.is_file():
-        text = source.read_bytes()
+        try:
+            report = Report.model_validate_json(source.read_bytes())
+        except (ValidationError, ValueError):
+            print(f"sweep report: {source} {_not_a_report(source)}", file=sys.stderr)
+            return ExitStatus.USAGE
     elif args.source.startswith("arn:") and ":execution:" in args.source:
         with _existing_deployment(args) as deployment:
             described = deployment.client("stepfunctions").describe_execution(executionArn=args.source)
             if described["status"] != "SUCCEEDED":
                 history = execution_history(deployment, args.source)
-                print(f"the run {described['status']}: {failure_cause(described, history)}", file=sys.stderr)
-                return 1
-            run_input = json.loads(described.get("input") or "{}")
-            experiment = _experiment_of(deployment, run_input, described)
+                cause = failure_cause(described, history)
+                print(wrapped(f"the run {described['status']}: {cause}"), file=sys.stderr)
+                return ExitStatus.RUN_FAILED
+            experiment, _ = _what_it_runs(deployment, dict(described))
             text = fetch_report_files(deployment, experiment, args.source)["report.json"]
+            report = Report.model_validate_json(text)
     else:
         print(
-            f"{args.source}: neither a report.json file nor a Step Functions execution ARN", file=sys.stderr
+            f"sweep report: {args.source} is neither a report.json file nor a Step Functions execution ARN",
+            file=sys.stderr,
         )
-        return 2
-    print(render_text(Report.model_validate_json(text)))
-    return 0
+        return ExitStatus.USAGE
+    print(_render(report))
+    return ExitStatus.OK
+
+
+def _not_a_report(path: Path) -> str:
+    """What a file given to `sweep report` is instead of a report, in a few words."""
+    try:
+        value = json.loads(path.read_bytes())
+    except (ValueError, OSError):
+        return "is not a report.json (not JSON): give the report.json of a run, or its execution ARN"
+    if path.name == "history.json" or (isinstance(value, list) and value and "timestamp" in str(value[0])):
+        return "is a run's execution history, not its report: give the report.json beside it, or the execution ARN"
+    return "is not a report.json written by a sweep (its fields differ): give the report.json of a run"
 
 
 @contextlib.contextmanager
 def _existing_deployment(args: argparse.Namespace) -> Iterator[Deployment]:
     if not (args.endpoint or args.stack):
-        raise RunError(
-            f"sweep {args.command} works on an existing deployment: give --endpoint URL (a running local "
-            "cloud, see `sweep local up`) or --stack NAME (AWS)"
+        raise UsageError(
+            "works on an existing deployment: give --endpoint URL (a running local cloud, see "
+            "`sweep local up`) or --stack NAME (AWS)"
         )
     with _deployment(args) as deployment:
         yield deployment
 
 
-def _experiment_of(deployment: Deployment, run_input: dict[str, Any], described: dict[str, Any]) -> str:
-    """The experiment of a finished execution: from its output summary, else its input."""
-    output = json.loads(described.get("output") or "{}")
-    for candidate in (output, output.get("summary") or {}, run_input):
-        if isinstance(candidate, dict) and isinstance(candidate.get("experiment"), str):
-            return str(candidate["experiment"])
-    obj = ((run_input.get("detail") or {}).get("object") or {}) if isinstance(run_input, dict) else {}
-    key = str(obj.get("key", ""))
-    if key.startswith("experiments/") and key.count("/") >= 2:
-        return key.split("/")[1]
-    raise RunError(f"cannot tell the experiment of {described['executionArn']} from its input or output")
+def _what_it_runs(deployment: Deployment, described: dict[str, Any]) -> tuple[str, list[Sensitivity]]:
+    """The experiment and levels of an execution: from its output summary once it has one, else from
+    its input (a RunConfig, or the run file it points to)."""
+    fields = run_fields(deployment, json_object(described.get("input")))
+    output = json_object(described.get("output"))
+    summary = output.get("summary")
+    for candidate in (output, summary if isinstance(summary, dict) else {}, fields):
+        if isinstance(candidate.get("experiment"), str):
+            experiment = str(candidate["experiment"])
+            break
+    else:
+        raise RunError(f"cannot tell the experiment of {described['executionArn']} from its input or output")
+    asked = fields.get("sensitivities")
+    levels = [level for level in ALL_SENSITIVITIES if isinstance(asked, list) and level in asked]
+    return experiment, levels or list(ALL_SENSITIVITIES)

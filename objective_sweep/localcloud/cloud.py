@@ -50,6 +50,10 @@ DEFAULT_TIME_SCALE = 0.01
 MOTO_LOG = "moto.log"
 LAMBDA_LOG = "lambda.log"
 _MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+# moto's own defaults for the same settings, given back when the cloud stops: the settings are
+# process-wide, and a later mock_aws in the same process must not get the interpreter without the
+# patches that made it behave (an unnamed execution would be named "None").
+_MOTO_DEFAULTS = {"stepfunctions": {"execute_state_machine": False}, "lambda": {"use_docker": True}}
 # moto's backends and the patched classes are process-wide, so one local cloud per process.
 _ACTIVE = threading.Lock()
 # The access key moto's Step Functions interpreter signs its own calls (Lambda invokes, S3 reads of a
@@ -161,9 +165,8 @@ class LocalCloud:
         self.endpoint_url = f"http://127.0.0.1:{port}"
         # moto's backends are process-wide: a new cloud starts from nothing, configured through
         # moto's documented server API.
-        for path, body in (("/moto-api/reset", b""), ("/moto-api/config", json.dumps(_MOTO_CONFIG).encode())):
-            request = urllib.request.Request(self.endpoint_url + path, data=body, method="POST")  # noqa: S310
-            urllib.request.urlopen(request, timeout=10).close()  # noqa: S310 - loopback, our own server
+        self._post_moto_api("/moto-api/reset", b"")
+        self._post_moto_api("/moto-api/config", json.dumps(_MOTO_CONFIG).encode())
         self.environment = {
             "AWS_ENDPOINT_URL": self.endpoint_url,
             "AWS_DEFAULT_REGION": REGION,
@@ -216,6 +219,10 @@ class LocalCloud:
         self.environment["AWS_ENDPOINT_URL_PERSONALIZE"] = self.personalize_url
         self.environment["AWS_ENDPOINT_URL_PERSONALIZE_RUNTIME"] = self.personalize_url
 
+    def _post_moto_api(self, path: str, body: bytes) -> None:
+        request = urllib.request.Request(f"{self.endpoint_url}{path}", data=body, method="POST")  # noqa: S310
+        urllib.request.urlopen(request, timeout=10).close()  # noqa: S310 - loopback, our own server
+
     def stop(self, *, join_timeout: float = 30.0) -> None:
         """Stop running executions, then every server and patch; raise if a thread outlives it."""
         errors: list[str] = []
@@ -231,6 +238,10 @@ class LocalCloud:
                 errors.append(f"stopping the Personalize endpoint: {error}")
             self._personalize = None
         if self._server is not None:
+            try:
+                self._post_moto_api("/moto-api/config", json.dumps(_MOTO_DEFAULTS).encode())
+            except OSError as error:
+                errors.append(f"restoring moto's settings: {error}")
             self._server.stop()
             self._server = None
         while self._installed:

@@ -7,13 +7,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import textwrap
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any, BinaryIO, cast
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, cast
 
 import boto3
 from botocore.config import Config
@@ -22,6 +23,10 @@ from sweep_core import names
 from sweep_core.errors import readable_cause
 from sweep_core.models import RunConfig, Sensitivity
 from sweep_core.progress import REPORT_EVERY_SECONDS, ProgressReader, ReadProgress, describe_bytes
+from sweep_core.run_input import parse_run_config
+
+if TYPE_CHECKING:
+    from sweep_core.validation import DataSummary
 
 # User metadata holding a data file's SHA-256, to recognise an unchanged file.
 _CHECKSUM_METADATA = "sha256"
@@ -110,37 +115,55 @@ class RunFiles:
         return named
 
 
-def build_config(files: RunFiles, **fields: Any) -> RunConfig:
-    """A RunConfig naming the files as the run file will find them (beside it in the bucket)."""
+def build_config(
+    files: RunFiles,
+    *,
+    source: str = "the run options",
+    options: Mapping[str, str] | None = None,
+    **fields: Any,
+) -> RunConfig:
+    """A RunConfig naming the files as the run file will find them (beside it in the bucket).
+
+    `source` (the local run file, if any) and `options` (field -> command-line option that gave it) are
+    what a refusal names; see sweep_core.run_input.parse_run_config."""
     named = {path: name for name, path in files.by_name().items()}
     paths: dict[str, Any] = {"interactions": named[files.interactions], "items": named[files.items]}
     if files.users:
         paths["users"] = named[files.users]
     if files.titles:
         paths["titles"] = named[files.titles]
-    return RunConfig.model_validate({**paths, **{k: v for k, v in fields.items() if v is not None}})
+    raw = {**{k: v for k, v in fields.items() if v is not None}, **paths}
+    return parse_run_config(raw, source, options=options)
 
 
-def validate_locally(config: RunConfig, files: RunFiles, say: Callable[[str], None] | None = None) -> None:
+def validate_locally(
+    config: RunConfig, files: RunFiles, say: Callable[[str], None] | None = None
+) -> DataSummary:
     """Run the workflow's own validation on the local files before anything is uploaded; raises
-    sweep_core.errors.InvalidInputError naming the file, line and fix. `say` hears how far it got."""
+    sweep_core.errors.InvalidInputError naming the user's own paths (not the names they are uploaded
+    under), the line and the fix. `say` hears how far it got."""
     from sweep_core.validation import validate_inputs
 
-    local = files.by_name()
+    local = config.model_copy(update={field: str(path) for field, path in _local_paths(files).items()})
 
-    def open_binary(name: str) -> BinaryIO:
-        if name not in local:
-            raise FileNotFoundError(f"the run file names {name}, which is not one of the run's files")
-        stream = local[name].open("rb")
+    def open_local(path: str) -> BinaryIO:
+        """validate_inputs reads and closes what this opens."""
+        stream = Path(path).open("rb")  # noqa: SIM115 - validate_inputs closes it
         if say is None:
             return stream
 
         def report(done: int, total: int | None) -> None:
-            say(f"validating {name}: {describe_bytes(done, total)}")
+            say(f"validating {Path(path).name}: {describe_bytes(done, total)}")
 
-        return cast(BinaryIO, ProgressReader(stream, local[name].stat().st_size, report))
+        return cast(BinaryIO, ProgressReader(stream, Path(path).stat().st_size, report))
 
-    validate_inputs(config, open_binary)
+    return validate_inputs(local, open_local)
+
+
+def _local_paths(files: RunFiles) -> dict[str, Path]:
+    """RunConfig field -> the local file the user named for it."""
+    paths = {"interactions": files.interactions, "items": files.items, "users": files.users}
+    return {field: path for field, path in paths.items() if path is not None}
 
 
 @dataclass(frozen=True)
@@ -239,17 +262,88 @@ def find_started_execution(deployment: Deployment, uploaded: UploadedRun, *, tim
             seen.add(arn)
             event = json.loads(sfn.describe_execution(executionArn=arn).get("input") or "{}")
             obj = (event.get("detail") or {}).get("object") or {} if isinstance(event, dict) else {}
-            if obj.get("key") != uploaded.key:
-                continue
-            if (
-                obj.get("version-id", uploaded.version_id) == uploaded.version_id
-                or obj.get("etag") == uploaded.etag
-            ):
+            if obj.get("key") == uploaded.key and _same_object(obj, uploaded):
                 return str(arn)
         time.sleep(0.2)
     raise RunError(
         f"uploading s3://{deployment.bucket}/{uploaded.key} started no execution within {timeout:.0f} s: "
         "is the stack's EventBridge rule enabled and the bucket's EventBridge notification on?"
+    )
+
+
+def _same_object(event_object: dict[str, Any], uploaded: UploadedRun) -> bool:
+    """Whether an S3 event's object is this upload. In a versioned bucket (the stack's) only the version
+    id tells two uploads of the same bytes apart: their ETags are equal. Only an unversioned bucket, whose
+    events carry no version id, leaves the ETag."""
+    if uploaded.version_id not in (None, "null"):
+        return bool(event_object.get("version-id") == uploaded.version_id)
+    return bool(event_object.get("etag") == uploaded.etag)
+
+
+def json_object(text: str | None) -> dict[str, Any]:
+    """An execution's input or output as a dict; anything else (absent, not JSON, a list) is empty."""
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def run_fields(deployment: Deployment, run_input: dict[str, Any]) -> dict[str, Any]:
+    """The RunConfig fields an execution was started with, read the way PrepareRun reads them: from its
+    input, or the run file (the very version an S3 event names) it points to. Empty when the input
+    names no readable run file; the experiment is then left to the caller."""
+    key, version = None, None
+    if run_input.get("source") == "aws.s3":
+        obj = (run_input.get("detail") or {}).get("object") or {}
+        key, version = obj.get("key"), obj.get("version-id")
+    elif isinstance(run_input.get("runFile"), str):
+        key = run_input["runFile"].removeprefix(f"s3://{deployment.bucket}/")
+    elif run_input.get("mode") == "retrain" and isinstance(run_input.get("experiment"), str):
+        key = names.run_file_key(run_input["experiment"])
+    else:
+        return dict(run_input)
+    fields: dict[str, Any] = {}
+    if isinstance(key, str):
+        params = {"Bucket": deployment.bucket, "Key": key}
+        if version and version != "null":
+            params["VersionId"] = version
+        try:
+            loaded = json.loads(deployment.client("s3").get_object(**params)["Body"].read())
+        except (ClientError, ValueError):
+            loaded = None
+        fields = loaded if isinstance(loaded, dict) else {}
+        parts = key.split("/")
+        # experiments/<name>/sweep.json names its experiment unless the file says otherwise.
+        if len(parts) == 3 and parts[0] == "experiments":
+            fields.setdefault("experiment", parts[1])
+    if isinstance(run_input.get("experiment"), str):
+        fields["experiment"] = run_input["experiment"]
+    return fields
+
+
+def latest_execution(deployment: Deployment, experiment: str, *, scan: int = 200) -> str:
+    """The most recently started execution of `experiment` among the state machine's latest `scan`;
+    a repeated S3 event's execution, which only points at the one that runs, is skipped."""
+    sfn = deployment.client("stepfunctions")
+    seen = 0
+    for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=deployment.state_machine_arn):
+        # ListExecutions lists the newest first.
+        for execution in page["executions"]:
+            seen += 1
+            if seen > scan:
+                break
+            described = sfn.describe_execution(executionArn=execution["executionArn"])
+            if json_object(described.get("output")).get("duplicate") is True:
+                continue
+            fields = run_fields(deployment, json_object(described.get("input")))
+            if fields.get("experiment") == experiment:
+                return str(execution["executionArn"])
+        if seen > scan:
+            break
+    raise RunError(
+        f"no execution of experiment {experiment} among the {min(seen, scan)} latest of "
+        f"{deployment.state_machine_arn}: check the name, or give the execution ARN"
     )
 
 
@@ -332,6 +426,8 @@ class Follower:
     out: IO[str]
     poll_seconds: float = 0.5
     clock: Callable[[], float] = time.monotonic
+    # Lines are wrapped to this width, never cut: a failure reason is shown whole.
+    width: int = 80
     _started: float = field(default=0.0, init=False)
     _last: dict[str, str] = field(default_factory=dict, init=False)
 
@@ -339,7 +435,14 @@ class Follower:
         if self._last.get(subject) == text:
             return
         self._last[subject] = text
-        self.out.write(f"[{self.clock() - self._started:6.1f}s] {subject:<9} {text}\n")
+        line = f"[{self.clock() - self._started:6.1f}s] {subject:<9} {text}"
+        indent = " " * 19  # under the text, past "[  12.3s] workflow  "
+        self.out.write(
+            textwrap.fill(
+                line, self.width, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False
+            )
+            + "\n"
+        )
         self.out.flush()
 
     def _validation_progress(self) -> ReadProgress | None:

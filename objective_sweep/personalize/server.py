@@ -27,6 +27,13 @@ _CREDENTIAL = re.compile(r"Credential=([^/]+)/\d{8}/([a-z0-9-]+)/")
 # Request bodies beyond this are refused before reading: Personalize's largest request (a schema)
 # is 20 KB, a ranking input list a few more.
 MAX_BODY = 1 << 20
+# A client that sends nothing for this long (mid-request, or idle on a kept-alive connection) is
+# disconnected, so slow or stalled clients cannot hold the server's threads.
+CLIENT_TIMEOUT = 30.0
+# The fault route changes how the endpoint behaves: it answers only requests addressed to a loopback
+# name (a web page cannot reach it through DNS rebinding) and, for POST, JSON bodies (a cross-site form
+# or a "simple" fetch cannot send application/json without a CORS preflight, which this server refuses).
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 _RUNTIME_ROUTES = {"/recommendations": "GetRecommendations", "/personalize-ranking": "GetPersonalizedRanking"}
 
 
@@ -36,9 +43,12 @@ class _Server(ThreadingHTTPServer):
     block_on_close = True
     allow_reuse_address = False
 
-    def __init__(self, address: tuple[str, int], service: PersonalizeService) -> None:
+    def __init__(self, address: tuple[str, int], service: PersonalizeService, client_timeout: float) -> None:
         super().__init__(address, _Handler)
         self.service = service
+        self.client_timeout = client_timeout
+        # Set when the server stops: an answer held back by a fault rule is given up at once.
+        self.stopping = threading.Event()
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
 
@@ -61,12 +71,18 @@ class _Server(ThreadingHTTPServer):
                 sock.shutdown(socket.SHUT_RDWR)
 
 
+class _BadRequest(Exception):
+    """A request the server cannot read as HTTP (not an API error): answered 400 and disconnected."""
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
 
     def setup(self) -> None:
         super().setup()
+        # Every read waits at most this long; the base class then disconnects the client.
+        self.connection.settimeout(self.server.client_timeout)
         # Headers and body go out in separate writes; without NODELAY, Nagle's algorithm and the
         # client's delayed ACK add ~40 ms to every keep-alive response.
         self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -74,11 +90,26 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         LOG.debug("%s %s", self.address_string(), format % args)
 
+    def handle_one_request(self) -> None:
+        # The base class already disconnects a client whose read timed out (TimeoutError).
+        try:
+            super().handle_one_request()
+        except _BadRequest as bad:
+            self._send(400, {"message": f"Bad request: {bad}"}, "application/json", {"Connection": "close"})
+            self.close_connection = True
+
     def _body(self) -> Any:
-        length = int(self.headers.get("Content-Length") or 0)
+        declared = self.headers.get("Content-Length", "0")
+        # Digits only (HTTP's 1*DIGIT): int() would also take "+5", " 5" or "5_0".
+        if not declared.isascii() or not declared.isdigit():
+            raise _BadRequest("Content-Length must be a whole number of bytes")
+        length = int(declared)
         if length > MAX_BODY:
             raise ApiError("InvalidInputException", f"The request body is larger than {MAX_BODY} bytes.")
         raw = self.rfile.read(length) if length else b""
+        if len(raw) < length:
+            # The client closed its side before sending what it declared.
+            raise _BadRequest("the request body is shorter than its Content-Length")
         if not raw.strip():
             return {}
         try:
@@ -139,19 +170,21 @@ class _Handler(BaseHTTPRequestHandler):
                     "UnknownOperationException",
                     f"Missing or foreign X-Amz-Target {target!r}; expected {TARGET_PREFIX}<Operation>.",
                 )
-            result = self.server.service.call(
-                target[len(TARGET_PREFIX) :], body, self._region(), caller=self._caller()
-            )
+            operation = target[len(TARGET_PREFIX) :]
+            result = self.server.service.call(operation, body, self._region(), caller=self._caller())
         except ApiError as exc:
             self._send(400, {"__type": exc.code, "message": exc.message}, content_type)
             return
+        except (_BadRequest, TimeoutError):
+            raise
         except Exception:
             LOG.exception("%s failed", target)
             self._send(
                 500, {"__type": "ServiceUnavailableException", "message": "internal error"}, content_type
             )
             return
-        self._send(200, result, content_type)
+        if not self._lose_answer(operation):
+            self._send(200, result, content_type)
 
     def _runtime(self, operation: str) -> None:
         content_type = "application/json"
@@ -172,16 +205,35 @@ class _Handler(BaseHTTPRequestHandler):
                 exc.runtime_status(), {"message": exc.message}, content_type, {"x-amzn-ErrorType": exc.code}
             )
             return
+        except (_BadRequest, TimeoutError):
+            raise
         except Exception:
             LOG.exception("%s failed", operation)
             self._send(
                 500, {"message": "internal error"}, content_type, {"x-amzn-ErrorType": "InternalFailure"}
             )
             return
-        self._send(200, result, content_type)
+        if not self._lose_answer(operation):
+            self._send(200, result, content_type)
+
+    def _lose_answer(self, operation: str) -> bool:
+        """Whether a fault rule loses this successful call's answer: the work is done, and the client
+        gets no response — the connection is held for the rule's seconds (past a client's read timeout)
+        and then closed, as when a network path drops an answer."""
+        hold = self.server.service.faults.lost_answer(operation)
+        if hold is None:
+            return False
+        LOG.info("%s: answer lost (fault rule), connection held %.1f s and closed", operation, hold)
+        self.server.stopping.wait(hold)
+        self.close_connection = True
+        return True
 
     def _faults(self, method: str) -> None:
         faults = self.server.service.faults
+        refusal = self._fault_route_refusal(method)
+        if refusal is not None:
+            self._send(403, {"__type": "AccessDeniedException", "message": refusal}, "application/json")
+            return
         try:
             if method == "POST":
                 faults.add(self._body())
@@ -192,6 +244,16 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._send(200, faults.describe(), "application/json")
 
+    def _fault_route_refusal(self, method: str) -> str | None:
+        host = self.headers.get("Host", "")
+        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        if name.lower() not in _LOOPBACK_HOSTS:
+            return f"{FAULTS_PATH} answers only requests addressed to 127.0.0.1, localhost or [::1]"
+        media_type = self.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+        if method == "POST" and media_type != "application/json":
+            return f"{FAULTS_PATH} takes rules as Content-Type: application/json"
+        return None
+
 
 class LocalPersonalize:
     """A Personalize-compatible endpoint on 127.0.0.1, for embedding and for `sweep personalize serve`.
@@ -199,7 +261,8 @@ class LocalPersonalize:
     `with LocalPersonalize(port=0) as lp:` then point boto3 at `lp.url` for both `personalize` and
     `personalize-runtime`. `faults` takes the same JSON object as `POST /_local/faults`. With an
     `authorizer` (the local cloud's), every call is authorized against the caller's IAM role.
-    `status_delay` is how long each intermediate status stays observable, in seconds."""
+    `status_delay` is how long each intermediate status stays observable, in seconds; a client that
+    sends nothing for `client_timeout` seconds is disconnected."""
 
     def __init__(
         self,
@@ -210,8 +273,10 @@ class LocalPersonalize:
         status_delay: float = 0.05,
         training_workers: int = 2,
         authorizer: Authorizer | None = None,
+        client_timeout: float = CLIENT_TIMEOUT,
     ) -> None:
         self._port = port
+        self._client_timeout = client_timeout
         self._authorizer = authorizer
         self._s3_endpoint_url = s3_endpoint_url
         self._initial_faults = faults
@@ -241,7 +306,7 @@ class LocalPersonalize:
             training_workers=self._training_workers,
             authorizer=self._authorizer,
         )
-        self._server = _Server(("127.0.0.1", self._port), self.service)
+        self._server = _Server(("127.0.0.1", self._port), self.service, self._client_timeout)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.1},
@@ -256,6 +321,7 @@ class LocalPersonalize:
         server, thread, service = self._server, self._thread, self.service
         if server is None:
             return
+        server.stopping.set()
         server.shutdown()
         server.close_connections()
         server.server_close()

@@ -90,6 +90,7 @@ def _versions(deployment: Deployment, experiment: str, level: str) -> list[dict[
         ("training", "solutionVersion", "failtraining-high-*", "SUCCEEDED"),
         ("campaign", "campaign", "failcampaign-high", "SUCCEEDED"),
     ],
+    ids=["import", "training", "campaign"],
 )
 def test_a_stage_that_failed_recovers_when_the_same_run_is_started_again(
     cloud: LocalCloud, deployment: Deployment, files: RunFiles, faults: Any,
@@ -173,3 +174,186 @@ def test_a_second_start_of_a_running_experiment_ends_at_once_touching_nothing(
     assert "ImportDatasets" not in entered_states(deployment, second)
     assert wait_for(deployment, first)["status"] == "SUCCEEDED"
     assert len(_versions(deployment, "twice", "off")) == 1
+
+
+def _inventory(deployment: Deployment, experiment: str) -> dict[str, list[str]]:
+    """Every live Personalize resource of the experiment, by kind, as "name STATUS" (an import job and
+    a solution version by their dataset's and solution's name): a duplicate shows twice. Deleted ones,
+    and import jobs listed from a dataset deleted earlier, are left out."""
+    pz = deployment.client("personalize")
+    found: dict[str, list[str]] = {}
+
+    def add(kind: str, name: str, status: str) -> None:
+        if not status.startswith("DELETE"):
+            found.setdefault(kind, []).append(f"{name} {status}")
+
+    for group in pz.list_dataset_groups()["datasetGroups"]:
+        if group["name"] != experiment:
+            continue
+        add("datasetGroup", group["name"], group["status"])
+        for dataset in pz.list_datasets(datasetGroupArn=group["datasetGroupArn"])["datasets"]:
+            add("dataset", dataset["name"], dataset["status"])
+            created = pz.describe_dataset(datasetArn=dataset["datasetArn"])["dataset"]["creationDateTime"]
+            for job in pz.list_dataset_import_jobs(datasetArn=dataset["datasetArn"])["datasetImportJobs"]:
+                if job["creationDateTime"] >= created:
+                    add("datasetImportJob", dataset["name"], job["status"])
+        for solution in pz.list_solutions(datasetGroupArn=group["datasetGroupArn"])["solutions"]:
+            add("solution", solution["name"], solution["status"])
+            for version in pz.list_solution_versions(solutionArn=solution["solutionArn"])["solutionVersions"]:
+                add("solutionVersion", solution["name"], version["status"])
+    for name, status in _campaigns(deployment, experiment).items():
+        add("campaign", name, status)
+    return {kind: sorted(entries) for kind, entries in found.items()}
+
+
+def _clean(experiment: str, levels: list[str], campaigns: list[str]) -> dict[str, list[str]]:
+    """The inventory of a sweep that went right: one of everything, ACTIVE."""
+    per_level = sorted(f"{experiment}-{level.lower()} ACTIVE" for level in levels)
+    datasets = [f"{experiment}-interactions ACTIVE", f"{experiment}-items ACTIVE"]
+    inventory = {
+        "datasetGroup": [f"{experiment} ACTIVE"],
+        "dataset": datasets,
+        "datasetImportJob": datasets,
+        "solution": per_level,
+        "solutionVersion": per_level,
+        "campaign": sorted(f"{experiment}-{level.lower()} ACTIVE" for level in campaigns),
+    }
+    return {kind: entries for kind, entries in inventory.items() if entries}
+
+
+def _succeeded_cleanly(
+    cloud: LocalCloud, deployment: Deployment, experiment: str, arn: str, levels: list[str]
+) -> dict[str, Any]:
+    """The end state of a run that recovered from its faults: every level ACTIVE in the report, the
+    campaigns it says bill are exactly those up, one of each resource, one success notice. Returns
+    what happened on the way, for the record."""
+    described = wait_for(deployment, arn)
+    history = deployment.client("stepfunctions").get_execution_history(executionArn=arn, maxResults=1000)
+    task_failures = [
+        e["type"] for e in history["events"] if e["type"] in ("TaskFailed", "LambdaFunctionFailed")
+    ]
+    assert described["status"] == "SUCCEEDED", (described.get("cause"), task_failures)
+    report = _report(deployment, experiment, arn)
+    assert {level["sensitivity"]: level["status"] for level in report["levels"]} == dict.fromkeys(
+        levels, "ACTIVE"
+    )
+    for level in report["levels"]:
+        # A user whose lists kept failing is left out and counted, never silently lost.
+        assert level["usersScored"] + level["usersDropped"] == report["run"]["reportUsers"]
+        assert level["usersScored"] >= report["run"]["reportUsers"] / 2
+    billed = {c["sensitivity"] for c in report["cost"]["campaigns"]}
+    pz = deployment.client("personalize")
+    up = {
+        c["campaignArn"]
+        for c in pz.list_campaigns()["campaigns"]
+        if c["name"] in _billing(_campaigns(deployment, experiment))
+    }
+    assert {c["campaignArn"] for c in report["cost"]["campaigns"]} == up, (
+        "up is exactly what the report bills"
+    )
+    assert _inventory(deployment, experiment) == _clean(experiment, levels, sorted(billed))
+    name = arn.rsplit(":", 1)[1]
+    (notice,) = [n for n in _notices(cloud) if f"execution {name}:" in n["message"]]
+    assert f"{len(levels)} of {len(levels)} level(s) ACTIVE" in notice["message"]
+    assert f"Cost: {len(billed)} campaign(s) left running" in notice["message"]
+    return {
+        "taskFailures": len(task_failures),
+        "usersDropped": sum(level["usersDropped"] for level in report["levels"]),
+    }
+
+
+def test_throttling_of_30_percent_of_every_call_runtime_included_is_ridden_out(
+    cloud: LocalCloud, deployment: Deployment, files: RunFiles, faults: Any, record_property: Any
+) -> None:
+    """Three in ten Personalize calls — control plane and GetRecommendations alike — are throttled
+    from the first to the last step. The SDK's retries, the state machine's ResourceLimitError retry
+    and the comparison's adaptive retries absorb them: the run ends as if nothing had happened."""
+    faults({"throttle": [{"operation": "*", "probability": 0.3, "seed": 30}]})
+    # 20 report users per level, not 100: the comparison's adaptive retries slow the client to about
+    # one call a second under throttling that does not ease with a lower rate (docs/reliability.md).
+    arn = start_upload(
+        deployment, files, "throttled", sensitivities=["OFF", "HIGH"], keep="recommended", reportUsers=20
+    )
+    observed = _succeeded_cleanly(cloud, deployment, "throttled", arn, ["OFF", "HIGH"])
+    record_property("observed", observed)
+
+
+def test_answers_lost_after_every_create_neither_fail_the_run_nor_duplicate_anything(
+    cloud: LocalCloud, deployment: Deployment, files: RunFiles, faults: Any, record_property: Any
+) -> None:
+    """Every Create* call does its work and its answer never arrives (the connection closes): the
+    retried call meets the resource it created, and describe-or-create takes it as its own."""
+    faults({"loseAnswer": [{"operation": "Create*", "probability": 1}]})
+    arn = start_upload(deployment, files, "lostanswers", sensitivities=["OFF", "HIGH"], keep="all")
+    observed = _succeeded_cleanly(cloud, deployment, "lostanswers", arn, ["OFF", "HIGH"])
+    # Absorbed inside each step: a create retried over a busy solution finds its own version by name.
+    assert observed["taskFailures"] == 0
+    lost = cloud.faults.describe()["loseAnswer"]
+    assert lost == [{"operation": "Create*", "probability": 1.0, "seed": 0, "seconds": 0.0}]
+    record_property("observed", observed)
+
+
+def test_cleanup_then_the_same_run_again_builds_everything_anew(
+    cloud: LocalCloud, deployment: Deployment, files: RunFiles, faults: Any, record_property: Any
+) -> None:
+    """The careful user's path after a level failed: `sweep cleanup` as the report says, then the same
+    run file again. Nothing of the first run is in the way: one of each resource, all ACTIVE."""
+    from sweep_core.cleanup import delete_experiment
+
+    faults({"fail": [{"resource": "campaign", "name": "tidied-high", "reason": "Injected campaign failure"}]})
+    first, described = _run(deployment, files, "tidied", sensitivities=["OFF", "HIGH"], keep="all")
+    assert described["status"] == "SUCCEEDED", described
+    report = _report(deployment, "tidied", first)
+    assert [f["sensitivity"] for f in report["failures"]] == ["HIGH"]
+    assert "sweep cleanup --experiment tidied" in report["cost"]["cleanupCommand"]
+    cloud.faults.clear()
+    deleted = delete_experiment(deployment.client("personalize"), "tidied", interval_s=0.05)
+    assert _inventory(deployment, "tidied") == {}
+
+    second = start_upload(deployment, files, "tidied", sensitivities=["OFF", "HIGH"], keep="all")
+    observed = _succeeded_cleanly(cloud, deployment, "tidied", second, ["OFF", "HIGH"])
+    record_property("observed", {**observed, "deletedByCleanup": len(deleted)})
+
+
+@pytest.mark.parametrize(
+    ("state", "hold", "ends"),
+    [
+        (
+            "WaitForImports",
+            {"slow": [{"resource": "datasetImportJob", "seconds": 60}]},
+            "ABORTED",
+        ),
+        # Stopped inside the Map, moto 5.2.5's interpreter ends the execution FAILED (States.Runtime)
+        # where Step Functions says ABORTED; either way it has ended without giving its lease back.
+        ("WaitForSolutionVersion", {"slowTraining": [{"seconds": 60}]}, "FAILED"),
+    ],
+    ids=["importing", "training"],
+)
+def test_an_execution_stopped_mid_run_then_the_same_run_again_resumes_it(
+    cloud: LocalCloud, deployment: Deployment, files: RunFiles, faults: Any, record_property: Any,
+    state: str, hold: dict[str, Any], ends: str,
+) -> None:  # fmt: skip
+    """The run is stopped while it waits on Personalize (StopExecution — what the console's Stop, or
+    stopping the local cloud, does): no step after that runs, so its lease is never given back. The
+    same run started again takes the lease over (its holder has ended), reuses the imports or versions
+    still in progress and finishes the run: nothing imported or trained twice."""
+    experiment = f"stopped{state.lower()}"
+    faults({kind: [{**rule, "name": f"{experiment}-*"} for rule in rules] for kind, rules in hold.items()})
+    first = start_upload(deployment, files, experiment, sensitivities=["OFF", "HIGH"], keep="none")
+    while state not in entered_states(deployment, first):
+        time.sleep(0.05)
+    deployment.client("stepfunctions").stop_execution(executionArn=first, cause="stopped mid-run by the test")
+    assert wait_for(deployment, first)["status"] == ends
+    s3 = deployment.client("s3")
+    lease = json.loads(
+        s3.get_object(Bucket=deployment.bucket, Key=f"runs/{experiment}/lease.json")["Body"].read()
+    )
+    assert lease["owner"] == first, "the stopped execution never gave its lease back"
+    cloud.faults.clear()
+
+    second = start_upload(deployment, files, experiment, sensitivities=["OFF", "HIGH"], keep="none")
+    observed = _succeeded_cleanly(cloud, deployment, experiment, second, ["OFF", "HIGH"])
+    assert "Contents" not in s3.list_objects_v2(
+        Bucket=deployment.bucket, Prefix=f"runs/{experiment}/lease.json"
+    )
+    record_property("observed", observed)

@@ -18,8 +18,6 @@ from objective_sweep.personalize.data import (
 )
 from objective_sweep.personalize.protocol import ApiError
 
-from .conftest import BUCKET
-
 ITEMS = json.dumps(
     {
         "type": "record",
@@ -96,15 +94,16 @@ def test_incremental_rows_fill_a_missing_nullable_column_with_null() -> None:
 
 
 def test_an_import_streams_the_object_and_names_bytes_that_are_not_utf8(s3_endpoint: str) -> None:
-    s3 = boto3.client("s3", endpoint_url=s3_endpoint)
-    s3.put_object(
-        Bucket=BUCKET, Key="stream/ok.csv", Body=b"\xef\xbb\xbfITEM_ID,ROYALTY\r\n1,-0.5\r\n2,0\r\n"
-    )
-    s3.put_object(Bucket=BUCKET, Key="stream/bad.csv", Body=b"ITEM_ID,ROYALTY\n1\xff,-0.5\n")
-    table = read_s3_location(s3, f"s3://{BUCKET}/stream/ok.csv", parse_schema(ITEMS))
+    # The folder's S3 server, not mock_aws: moto's backends are process-wide, and leaving mock_aws
+    # would empty the bucket the other tests here read.
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+    s3.create_bucket(Bucket="streams")
+    s3.put_object(Bucket="streams", Key="ok.csv", Body=b"\xef\xbb\xbfITEM_ID,ROYALTY\r\n1,-0.5\r\n2,0\r\n")
+    s3.put_object(Bucket="streams", Key="bad.csv", Body=b"ITEM_ID,ROYALTY\n1\xff,-0.5\n")
+    table = read_s3_location(s3, "s3://streams/ok.csv", parse_schema(ITEMS))
     assert {name: list(values) for name, values in table.columns.items()} == {
         "ITEM_ID": ["1", "2"],
         "ROYALTY": [-0.5, 0.0],
     }
-    with pytest.raises(ImportFailure, match=rf"s3://{BUCKET}/stream/bad.csv: b'\\xff,-0' is not UTF-8"):
-        read_s3_location(s3, f"s3://{BUCKET}/stream/bad.csv", parse_schema(ITEMS))
+    with pytest.raises(ImportFailure, match=r"s3://streams/bad.csv: b'\\xff,-0' is not UTF-8"):
+        read_s3_location(s3, "s3://streams/bad.csv", parse_schema(ITEMS))

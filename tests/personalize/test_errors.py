@@ -3,12 +3,16 @@ duplicate resources, resources in use, quotas, tags, paging tokens, bad data and
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
+from botocore.config import Config
+from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError
 
+from objective_sweep.personalize.faults import Faults
+from objective_sweep.personalize.protocol import ApiError
 from objective_sweep.personalize.server import LocalPersonalize
 
 UNKNOWN_GROUP = "arn:aws:personalize:us-east-1:123456789012:dataset-group/nope"
@@ -260,13 +264,128 @@ def test_injected_faults_fail_throttle_and_hold(
         p.stop_solution_version_creation(solutionVersionArn=training)
     finally:
         assert kit.admin(endpoint.url, "DELETE")[0] == 200
-    assert endpoint.faults.describe() == {"fail": [], "throttle": [], "slow": []}
+    assert endpoint.faults.describe() == {"fail": [], "throttle": [], "loseAnswer": [], "slow": []}
 
 
-def test_bad_fault_rules_are_rejected(endpoint: LocalPersonalize, kit: Any) -> None:
-    status, answer = kit.admin(endpoint.url, "POST", {"fail": [{"resource": "bucket", "name": "x"}]})
+def test_a_probability_throttles_that_share_of_every_call_runtime_included(
+    endpoint: LocalPersonalize, trained: dict[str, str], kit: Any
+) -> None:
+    clients = kit.make_clients(endpoint.url)
+    rule = {"operation": "*", "probability": 0.3, "seed": 11}
+    assert kit.admin(endpoint.url, "POST", {"throttle": [rule]})[0] == 200
+    outcomes: list[bool] = []
+    try:
+        for index in range(200):
+            call = (
+                functools.partial(
+                    clients.runtime.get_recommendations, campaignArn=trained["campaign"], userId="u3"
+                )
+                if index % 2
+                else functools.partial(clients.personalize.describe_campaign, campaignArn=trained["campaign"])
+            )
+            outcomes.append(_answer_code(call) == "ThrottlingException")
+        # Unlimited until cleared, and the rule says what it does.
+        assert kit.admin(endpoint.url, "GET")[1]["throttle"] == [{**rule, "error": "ThrottlingException"}]
+    finally:
+        assert kit.admin(endpoint.url, "DELETE")[0] == 200
+    assert 40 <= sum(outcomes) <= 80
+    # Runtime and control plane alike, and never every call.
+    assert any(outcomes[1::2])
+    assert any(outcomes[0::2])
+    # The same seed draws the same sequence: a failing run can be replayed.
+    replay = Faults()
+    replay.add({"throttle": [rule]})
+    assert [_throttled(replay, "Any") for _ in range(200)] == outcomes
+
+
+def _answer_code(call: Any) -> str:
+    try:
+        call()
+    except ClientError as error:
+        return str(error.response["Error"]["Code"])
+    return "OK"
+
+
+def _throttled(faults: Faults, operation: str) -> bool:
+    try:
+        faults.check_throttle(operation)
+    except ApiError:
+        return True
+    return False
+
+
+def test_a_lost_answer_leaves_the_work_done_and_the_client_without_a_reply(
+    endpoint: LocalPersonalize, kit: Any
+) -> None:
+    clients = kit.make_clients(endpoint.url)
+    p = clients.personalize
+    rules = {
+        "loseAnswer": [
+            {"operation": "CreateDatasetGroup", "count": 1},
+            {"operation": "CreateSchema", "count": 1, "seconds": 2},
+        ]
+    }
+    assert kit.admin(endpoint.url, "POST", rules)[0] == 200
+    try:
+        with pytest.raises(ConnectionClosedError):
+            p.create_dataset_group(name="lost-answer")
+        impatient = boto3.client(
+            "personalize",
+            endpoint_url=endpoint.url,
+            config=Config(read_timeout=0.5, retries={"mode": "standard", "total_max_attempts": 1}),
+        )
+        with pytest.raises(ReadTimeoutError):
+            impatient.create_schema(name="lost-answer", schema=kit.interactions_schema)
+    finally:
+        assert kit.admin(endpoint.url, "DELETE")[0] == 200
+    # Both were created: a retry of the call finds the resource already there.
+    group = p.describe_dataset_group(datasetGroupArn=_arn("dataset-group/lost-answer"))["datasetGroup"]
+    assert group["name"] == "lost-answer"
+    with pytest.raises(p.exceptions.ResourceAlreadyExistsException):
+        p.create_dataset_group(name="lost-answer")
+    assert p.describe_schema(schemaArn=_arn("schema/lost-answer"))["schema"]["name"] == "lost-answer"
+
+
+def _arn(resource: str) -> str:
+    return f"arn:aws:personalize:us-east-1:123456789012:{resource}"
+
+
+def test_an_sdk_retry_after_a_lost_answer_meets_the_resource_it_created(
+    endpoint: LocalPersonalize, kit: Any
+) -> None:
+    """What the workflow's clients see: the SDK retries the dropped connection, and the retry is told
+    the resource already exists — which describe-or-create then finds."""
+    retrying = boto3.client(
+        "personalize", endpoint_url=endpoint.url, config=Config(retries={"mode": "standard"})
+    )
+    assert kit.admin(endpoint.url, "POST", {"loseAnswer": {"operation": "Create*", "count": 1}})[0] == 200
+    try:
+        with pytest.raises(retrying.exceptions.ResourceAlreadyExistsException):
+            retrying.create_dataset_group(name="lost-then-retried")
+    finally:
+        assert kit.admin(endpoint.url, "DELETE")[0] == 200
+
+
+@pytest.mark.parametrize(
+    ("rules", "message"),
+    [
+        ({"fail": [{"resource": "bucket", "name": "x"}]}, "fail.resource 'bucket'"),
+        ({"throttle": [{"operation": "*", "probability": 1.5}]}, "throttle.probability must be a number"),
+        ({"throttle": [{"operation": "*", "probability": 0}]}, "throttle.probability must be a number"),
+        ({"loseAnswer": [{"operation": "*", "seed": "x", "probability": 0.1}]}, "loseAnswer.seed must be"),
+        ({"loseAnswer": [{"operation": "Create*", "seconds": -1}]}, "loseAnswer.seconds must be"),
+        ({"loseAnswer": [{"count": 2}]}, "loseAnswer.operation is required"),
+        ({"throttle": [{"operation": "*", "count": 0}]}, "throttle.count must be a positive integer"),
+        ({"drop": []}, "unknown fault kind(s) drop"),
+    ],
+)
+def test_bad_fault_rules_are_rejected(
+    endpoint: LocalPersonalize, kit: Any, rules: dict[str, Any], message: str
+) -> None:
+    status, answer = kit.admin(endpoint.url, "POST", rules)
     assert status == 400
-    assert "fail.resource 'bucket'" in answer["message"]
+    assert message in answer["message"]
+    assert endpoint.faults.describe() == {"fail": [], "throttle": [], "loseAnswer": [], "slow": []}
 
 
 def test_quotas_raise_limit_exceeded(s3_endpoint: str, s3_data: dict[str, str], kit: Any) -> None:

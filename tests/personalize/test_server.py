@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -71,7 +72,10 @@ def test_cli_prints_the_url_first_and_serves_with_its_faults(kit: Any) -> None:
     sweep = str(Path(sys.executable).with_name("sweep"))
     faults = '{"throttle": [{"operation": "ListRecipes", "count": 1}]}'
     process = subprocess.Popen(
-        [sweep, "personalize", "serve", "--port", "0", "--faults", faults], stdout=subprocess.PIPE, text=True
+        [sweep, "personalize", "serve", "--port", "0", "--faults", faults],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         assert process.stdout is not None
@@ -81,9 +85,15 @@ def test_cli_prints_the_url_first_and_serves_with_its_faults(kit: Any) -> None:
         with pytest.raises(ClientError, match="ThrottlingException"):
             p.list_recipes()
         assert p.list_recipes()["recipes"]
-    finally:
+        # SIGTERM stops it like Ctrl-C: status 143 (docs/cli.md) and one line, no traceback.
         process.terminate()
-        process.wait(timeout=30)
+        _, err = process.communicate(timeout=30)
+        assert process.returncode == 143
+        assert err == "sweep personalize: terminated (SIGTERM); stopped cleanly\n"
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)
     refused = subprocess.run(
         [sweep, "personalize", "serve", "--faults", '{"fail": [{"resource": "bucket", "name": "x"}]}'],
         capture_output=True,
@@ -139,3 +149,86 @@ def test_a_campaign_serves_its_old_version_until_the_update_is_active(
     described = p.describe_campaign(campaignArn=campaign)["campaign"]
     assert (described["status"], described["solutionVersionArn"]) == ("ACTIVE", high)
     assert lists() == after
+
+
+def _raw(url: str, request: bytes, *, half_close: bool = True, wait: float = 5) -> bytes:
+    """Send bytes as they are (no client library to tidy them up); the server's whole answer."""
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=wait) as connection:
+        connection.sendall(request)
+        if half_close:
+            connection.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+        return answer
+
+
+def _fault_post(content_type: str, host: str, body: bytes = b'{"throttle": [{"operation": "*"}]}') -> bytes:
+    return (
+        f"POST /_local/faults HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode() + body
+
+
+@pytest.mark.parametrize(
+    ("content_type", "host", "status"),
+    [
+        ("text/plain", "127.0.0.1", b"403"),  # what a cross-site form or a "simple" fetch can send
+        ("application/x-www-form-urlencoded", "localhost:9", b"403"),
+        ("application/json", "attacker.example", b"403"),  # a page reaching 127.0.0.1 by DNS rebinding
+        ("application/json", "127.0.0.1.attacker.example:80", b"403"),
+        ("application/json; charset=utf-8", "[::1]:4566", b"200"),
+        ("application/json", "LOCALHOST", b"200"),
+    ],
+)
+def test_the_fault_route_takes_only_json_addressed_to_a_loopback_name(
+    endpoint: LocalPersonalize, content_type: str, host: str, status: bytes
+) -> None:
+    try:
+        answer = _raw(endpoint.url, _fault_post(content_type, host))
+        assert answer.split(b" ", 2)[1] == status, answer
+        assert bool(endpoint.faults.describe()["throttle"]) == (status == b"200")
+    finally:
+        endpoint.faults.clear()
+    refused = _raw(
+        endpoint.url, b"GET /_local/faults HTTP/1.1\r\nHost: attacker.example\r\nConnection: close\r\n\r\n"
+    )
+    assert refused.startswith(b"HTTP/1.1 403")
+
+
+@pytest.mark.parametrize("length", [b"abc", b"-5", b"+5", b" ", b"1_0", "\u0665".encode()])
+@pytest.mark.parametrize("path", [b"/", b"/recommendations", b"/_local/faults"])
+def test_a_malformed_content_length_gets_400(endpoint: LocalPersonalize, length: bytes, path: bytes) -> None:
+    request = (
+        b"POST " + path + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b"X-Amz-Target: AmazonPersonalize.ListRecipes\r\nContent-Length: " + length + b"\r\n\r\n{}"
+    )
+    answer = _raw(endpoint.url, request)
+    assert answer.startswith(b"HTTP/1.1 400"), answer
+
+
+def test_a_body_shorter_than_its_content_length_gets_400(endpoint: LocalPersonalize) -> None:
+    request = (
+        b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Amz-Target: AmazonPersonalize.ListRecipes\r\n"
+        b"Content-Length: 100\r\n\r\n{}"
+    )
+    assert _raw(endpoint.url, request).startswith(b"HTTP/1.1 400")
+
+
+def test_a_stalled_client_is_disconnected(s3_endpoint: str) -> None:
+    with LocalPersonalize(port=0, s3_endpoint_url=s3_endpoint, client_timeout=0.3) as local:
+        before = threading.active_count()
+        stalled = [
+            b"POST / HTTP/1.1\r\nContent-Length: 100\r\n\r\n{",  # mid-body
+            b"POST / HTTP/1.1\r\nHost: 1",  # mid-headers
+            b"",  # connected, then silent
+        ]
+        with ThreadPoolExecutor(max_workers=len(stalled)) as pool:
+            answers = list(pool.map(lambda r: _raw(local.url, r, half_close=False), stalled))
+        # The server hung up on each (recv saw the end) long before the client's own 5 s timeout.
+        assert [a.startswith(b"HTTP/1.1 200") for a in answers] == [False] * len(stalled)
+        deadline = time.monotonic() + 5
+        while threading.active_count() > before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert threading.active_count() <= before

@@ -143,10 +143,70 @@ def test_sns_summary_fits_with_four_levels_and_long_causes(
 
 def test_sns_summary_carries_the_headline_numbers(make_study: MakeInput) -> None:
     _, message = summary(build_report(make_study()), URIS)
-    # A column table in the plain-text message: the spacing survives the ASCII clean-up.
-    assert "\nOFF                 0.0937                   -0.7025  ACTIVE\n" in message
-    assert "\nHIGH          0.0999 +6.6%            -0.3363 +52.1%  ACTIVE\n" in message
-    assert "4 campaign(s) left running (keep=all) ~ $584.00/month" in message
+    # A column table in the plain-text message: the spacing survives the ASCII clean-up. By default
+    # (keep=recommended) only the recommended level's campaign is left; the others were deleted.
+    assert "\nOFF                 0.0937                   -0.7025  DELETED\n" in message
+    assert "\nHIGH          0.0999 +6.6%            -0.3363 +52.1%  KEPT\n" in message
+    assert (
+        "1 campaign(s) left running (keep=recommended) ~ $146.00/month; 3 deleted after the comparison"
+        in message
+    )
+    _, keep_all = summary(build_report(make_study(keep="all")), URIS)
+    assert "\nOFF                 0.0937                   -0.7025  KEPT\n" in keep_all
+    assert "4 campaign(s) left running (keep=all) ~ $584.00/month; training" in keep_all
+
+
+@pytest.mark.parametrize(
+    ("keep", "row"),
+    [
+        ("recommended", ["DELETED", "DELETED", "DELETED", "KEPT"]),
+        ("all", ["KEPT", "KEPT", "KEPT", "KEPT"]),
+        ("none", ["DELETED", "DELETED", "DELETED", "DELETED"]),
+    ],
+)
+def test_terminal_campaign_row_follows_keep(make_study: MakeInput, keep: str, row: list[str]) -> None:
+    report = build_report(make_study(keep=keep))
+    text = render_text(report)
+    (line,) = [line for line in text.splitlines() if line.startswith("campaign ")]
+    assert line.split()[1:] == row
+    assert "ACTIVE" not in line
+    # The Markdown and HTML cost sections count what keep deleted the same way.
+    deleted = row.count("DELETED")
+    note = f"{deleted} campaign(s) deployed for the comparison were deleted after it (keep={keep})."
+    for page in (render_markdown(report), render_html(report)):
+        assert (note in " ".join(page.split())) == (deleted > 0)
+
+
+def test_terminal_campaign_row_shows_a_failed_level(
+    make_study: MakeInput, make_level: MakeLevel, make_failed: MakeLevel
+) -> None:
+    levels = [make_level("OFF"), make_level("LOW"), make_level("MEDIUM"), make_failed("HIGH")]
+    text = render_text(build_report(make_study(levels, keep="recommended")))
+    (line,) = [line for line in text.splitlines() if line.startswith("campaign ")]
+    assert line.split()[1:] == ["DELETED", "DELETED", "KEPT", "FAILED"]
+    assert "; 2 deleted after the comparison" in " ".join(text.split())
+
+
+def test_user_labels_name_the_user_once(make_study: MakeInput) -> None:
+    """An id that already says "user" is not prefixed again ("user user_aabnt sum")."""
+    inp = make_study(sampleUsers=["user_7", "8"])
+    renamed = {
+        level: {("user_7" if user == "7" else user): items for user, items in lists.items()}
+        for level, lists in inp.recommendations.items()
+    }
+    report = build_report(inp.model_copy(update={"recommendations": renamed}))
+    assert [sample.user_id for sample in report.samples] == ["user_7", "8"]
+    text = render_text(report)
+    assert any(line.startswith("user_7 sum ") for line in text.splitlines())
+    assert any(line.startswith("user 8 sum ") for line in text.splitlines())
+    assert "user user_7" not in text
+    markdown = render_markdown(report)
+    assert f"## Sample {md_escape('user_7')}: ranked titles per level" in markdown
+    assert "| User 8 |" in markdown
+    assert "user user" not in markdown.lower()
+    page = render_html(report)
+    assert "ROYALTY sum, user_7<" in page
+    assert "user user" not in page.lower()
 
 
 def test_execution_output_stays_small_with_1000_report_users(make_study: MakeInput) -> None:

@@ -9,8 +9,10 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.stub import Stubber
 from moto import mock_aws
 from sweep_core.compare import item_objective, item_titles
+from sweep_core.errors import DataUnavailableError
 from sweep_core.models import RunConfig
 from sweep_core.prepare import report_users
 from sweep_core.validation import natural_order
@@ -56,3 +58,19 @@ def test_sample_users_come_first_and_are_not_counted_twice() -> None:
 def test_only_listed_items_are_looked_up(s3: Any) -> None:
     assert item_objective(s3, f"s3://{BUCKET}/t.csv", "ROYALTY", {"a", "c", "zz"}) == {"a": -0.1, "c": -0.05}
     assert item_titles(s3, f"s3://{BUCKET}/n.csv", {"a"}) == {"a": "Alpha, The"}
+
+
+def test_a_file_the_role_may_not_read_is_not_called_deleted() -> None:
+    # S3 answers 403 both for a missing key (to a role that may not list the bucket) and for a role that
+    # may not read it; the message keeps S3's own words, which name the action and the role.
+    client = boto3.client("s3", region_name="us-east-1")
+    denied = (
+        "User: arn:aws:sts::123456789012:assumed-role/CompareSolutionsFunctionRole/fn is not authorized to "
+        "perform: s3:GetObject on resource: arn:aws:s3:::bucket/items.csv"
+    )
+    with Stubber(client) as stub:
+        stub.add_client_error("get_object", "AccessDenied", denied, http_status_code=403)
+        with pytest.raises(DataUnavailableError) as refused:
+            item_objective(client, "s3://bucket/items.csv", "ROYALTY", {"1"})
+    assert "not authorized to perform: s3:GetObject" in str(refused.value)
+    assert "CompareSolutions' role may not read it" in str(refused.value)

@@ -1,6 +1,7 @@
 """The libraries the deployed functions run are the ones the tests ran: the dependencies layer pins
 exactly the versions of requirements/dev.txt, covers everything the functions import, and the template
-gives that layer (and no other) to every function."""
+gives that layer (and no other) to every function. The locks themselves pin every package with its
+hashes, so an install gets exactly the files the lock was made from."""
 
 from __future__ import annotations
 
@@ -16,15 +17,30 @@ ROOT = Path(__file__).resolve().parents[2]
 LAYER = ROOT / "layers" / "dependencies" / "requirements.txt"
 
 
+def _requirements(path: Path) -> list[str]:
+    """One entry per requirement: continuation lines joined, comments dropped."""
+    text = path.read_text(encoding="utf-8").replace("\\\n", " ")
+    return [line.split("#", 1)[0].strip() for line in text.splitlines() if line.split("#", 1)[0].strip()]
+
+
 def _pins(path: Path) -> dict[str, str]:
     pins = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
-            name, _, version = line.partition("==")
-            assert version, f"{path.name}: {line} is not pinned with =="
-            pins[re.sub(r"[-_.]+", "-", name).lower()] = version
+    for requirement in _requirements(path):
+        name, _, version = requirement.split()[0].partition("==")
+        assert version, f"{path.name}: {requirement} is not pinned with =="
+        pins[re.sub(r"[-_.]+", "-", name).lower()] = version
     return pins
+
+
+def test_every_lock_pins_every_package_with_its_hashes() -> None:
+    for lock in ("dev", "tools", "uv"):
+        unhashed = [
+            requirement.split()[0]
+            for requirement in _requirements(ROOT / "requirements" / f"{lock}.txt")
+            if "--hash=sha256:" not in requirement
+        ]
+        assert _pins(ROOT / "requirements" / f"{lock}.txt")
+        assert unhashed == [], f"requirements/{lock}.txt"
 
 
 def test_the_layer_pins_the_versions_the_tests_run() -> None:
@@ -58,7 +74,7 @@ def test_every_third_party_import_of_the_functions_is_in_the_layer() -> None:
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 imported.add(node.module.split(".")[0])
     own = {"sweep_core", "mypy_boto3_personalize", "mypy_boto3_personalize_runtime", "mypy_boto3_s3"}
-    own |= {"mypy_boto3_sns", "__future__"}
+    own |= {"mypy_boto3_sns", "mypy_boto3_stepfunctions", "__future__"}
     third_party = {name for name in imported - own if name not in sys.stdlib_module_names}
     assert third_party <= set(provided), f"unknown imports: {third_party - set(provided)}"
     assert {provided[name] for name in third_party} <= set(layer)

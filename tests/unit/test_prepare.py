@@ -14,7 +14,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 from sweep_core.errors import ExperimentBusyError, InvalidInputError
-from sweep_core.prepare import prepare_run
+from sweep_core.prepare import execution_running, prepare_run
 from sweep_core.progress import ReadProgress
 from sweep_core.runtime import Settings
 from sweep_core.s3 import S3Location, claim, release_lease
@@ -26,6 +26,13 @@ from objective_sweep.localcloud.triggers import object_created_event
 from .conftest import BUCKET
 
 SETTINGS = Settings.model_validate({"BUCKET_NAME": BUCKET, "DEFAULT_SENSITIVITIES": "OFF,HIGH"})
+
+
+def still_running(execution_arn: str) -> bool:
+    """Every execution holding a lease here still runs (the tests of a holder that ended say so)."""
+    return True
+
+
 RUN_KEY = "experiments/demo/sweep.json"
 
 
@@ -73,7 +80,7 @@ RUN_FILE = {"interactions": "interactions.csv", "items": "items.csv", "titles": 
 
 
 def test_s3_event_becomes_a_run_with_resolved_paths_and_versions(s3: Any) -> None:
-    result = prepare_run(s3, _request(_upload_run_file(s3, RUN_FILE)), SETTINGS)
+    result = prepare_run(s3, _request(_upload_run_file(s3, RUN_FILE)), SETTINGS, still_running)
     assert not result.duplicate
     run = result.run
     assert run is not None
@@ -91,12 +98,12 @@ def test_s3_event_becomes_a_run_with_resolved_paths_and_versions(s3: Any) -> Non
 
 def test_a_repeated_event_is_a_duplicate_for_any_other_execution(s3: Any) -> None:
     event = _upload_run_file(s3, RUN_FILE)
-    first = prepare_run(s3, _request(event, "run-1"), SETTINGS)
+    first = prepare_run(s3, _request(event, "run-1"), SETTINGS, still_running)
     assert first.run is not None
-    assert prepare_run(s3, _request(event, "run-1"), SETTINGS).run == first.run, (
+    assert prepare_run(s3, _request(event, "run-1"), SETTINGS, still_running).run == first.run, (
         "a retried task is no duplicate"
     )
-    second = prepare_run(s3, _request(event, "run-2"), SETTINGS)
+    second = prepare_run(s3, _request(event, "run-2"), SETTINGS, still_running)
     assert second.duplicate
     assert second.duplicate_of == first.run.execution_arn
     assert second.run is None
@@ -108,14 +115,16 @@ def test_in_an_unversioned_bucket_a_changed_run_file_is_a_new_run_and_the_same_o
     s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Suspended"})
     first_event = _upload_run_file(s3, RUN_FILE)
     assert "version-id" not in first_event["detail"]["object"]
-    first = prepare_run(s3, _request(first_event, "run-1"), SETTINGS)
+    first = prepare_run(s3, _request(first_event, "run-1"), SETTINGS, still_running)
     assert first.run is not None
     _end(s3, "run-1")
-    changed = prepare_run(s3, _request(_upload_run_file(s3, {**RUN_FILE, "keep": "none"}), "run-2"), SETTINGS)
+    changed = prepare_run(
+        s3, _request(_upload_run_file(s3, {**RUN_FILE, "keep": "none"}), "run-2"), SETTINGS, still_running
+    )
     assert not changed.duplicate, "new content, new ETag: a run of its own"
     _end(s3, "run-2")
     same_again = prepare_run(
-        s3, _request(_upload_run_file(s3, {**RUN_FILE, "keep": "none"}), "run-3"), SETTINGS
+        s3, _request(_upload_run_file(s3, {**RUN_FILE, "keep": "none"}), "run-3"), SETTINGS, still_running
     )
     assert same_again.duplicate_of == "arn:aws:states:us-east-1:123456789012:execution:sweep:run-2"
 
@@ -129,16 +138,17 @@ LEASE = S3Location(BUCKET, "runs/demo/lease.json")
 
 
 def test_one_execution_per_experiment_at_a_time(s3: Any) -> None:
-    first = prepare_run(s3, _request(_upload_run_file(s3, RUN_FILE), "run-1"), SETTINGS)
+    first = prepare_run(s3, _request(_upload_run_file(s3, RUN_FILE), "run-1"), SETTINGS, still_running)
     assert first.run is not None
-    assert prepare_run(s3, _request(_upload_run_file(s3, RUN_FILE), "run-1"), SETTINGS).run is not None, (
-        "a retried PrepareRun keeps its own lease"
-    )
+    assert (
+        prepare_run(s3, _request(_upload_run_file(s3, RUN_FILE), "run-1"), SETTINGS, still_running).run
+        is not None
+    ), "a retried PrepareRun keeps its own lease"
     pointer = {"runFile": f"s3://{BUCKET}/{RUN_KEY}"}
     with pytest.raises(ExperimentBusyError, match=r"experiment demo is already running: .*:run-1"):
-        prepare_run(s3, _request(pointer, "run-2"), SETTINGS)
+        prepare_run(s3, _request(pointer, "run-2"), SETTINGS, still_running)
     _end(s3, "run-1")
-    second = prepare_run(s3, _request(pointer, "run-2"), SETTINGS)
+    second = prepare_run(s3, _request(pointer, "run-2"), SETTINGS, still_running)
     assert second.run is not None
 
 
@@ -148,15 +158,96 @@ def test_a_lease_never_released_lapses(s3: Any) -> None:
     s3.put_object(
         Bucket=BUCKET, Key=LEASE.key, Body=json.dumps({"owner": "gone", "expiresAt": stale.isoformat()})
     )
-    result = prepare_run(s3, _request({"runFile": f"s3://{BUCKET}/{RUN_KEY}"}, "run-9"), SETTINGS)
+    result = prepare_run(
+        s3, _request({"runFile": f"s3://{BUCKET}/{RUN_KEY}"}, "run-9"), SETTINGS, still_running
+    )
     assert result.run is not None
     assert json.loads(s3.get_object(Bucket=BUCKET, Key=LEASE.key)["Body"].read())["owner"].endswith(":run-9")
+
+
+def _arn(execution: str) -> str:
+    return f"arn:aws:states:us-east-1:123456789012:execution:sweep:{execution}"
+
+
+def _lease_owner(s3: Any) -> str:
+    return str(json.loads(s3.get_object(Bucket=BUCKET, Key=LEASE.key)["Body"].read())["owner"])
+
+
+def test_a_lease_whose_execution_has_ended_is_taken_over(s3: Any) -> None:
+    """An execution stopped (or timed out) mid-run never gives its lease back; the next start asks
+    Step Functions, and takes the lease over instead of waiting for it to lapse."""
+    pointer = {"runFile": f"s3://{BUCKET}/{RUN_KEY}"}
+    _upload_run_file(s3, RUN_FILE)
+    assert prepare_run(s3, _request(pointer, "stopped"), SETTINGS, still_running).run is not None
+    asked: list[str] = []
+
+    def ended(execution_arn: str) -> bool:
+        asked.append(execution_arn)
+        return False
+
+    assert prepare_run(s3, _request(pointer, "next"), SETTINGS, ended).run is not None
+    assert asked == [_arn("stopped")]
+    assert _lease_owner(s3) == _arn("next")
+    # The new holder is asked about in turn, and refuses the next start while it runs.
+    with pytest.raises(ExperimentBusyError, match=r"already running: .*:next"):
+        prepare_run(s3, _request(pointer, "third"), SETTINGS, still_running)
+
+
+class _TakenOverFirst:
+    """S3 where another execution takes a stale lease over just before this one's conditional write."""
+
+    def __init__(self, s3: Any, rival: str) -> None:
+        self._s3 = s3
+        self.rival = rival
+
+    def put_object(self, **params: Any) -> Any:
+        if "IfMatch" in params and self.rival:
+            rival, self.rival = self.rival, ""
+            self._s3.put_object(
+                Bucket=BUCKET, Key=LEASE.key, IfMatch=params["IfMatch"],
+                Body=json.dumps({"owner": rival, "expiresAt": "2999-01-01T00:00:00+00:00"}),
+            )  # fmt: skip
+        return self._s3.put_object(**params)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._s3, name)
+
+
+def test_of_two_executions_taking_over_the_same_stale_lease_one_wins(s3: Any) -> None:
+    pointer = {"runFile": f"s3://{BUCKET}/{RUN_KEY}"}
+    _upload_run_file(s3, RUN_FILE)
+    assert prepare_run(s3, _request(pointer, "stopped"), SETTINGS, still_running).run is not None
+    racing = _TakenOverFirst(s3, _arn("rival"))
+
+    def running(execution_arn: str) -> bool:
+        return execution_arn != _arn("stopped")
+
+    with pytest.raises(ExperimentBusyError, match=r"already running: .*:rival"):
+        prepare_run(cast(Any, racing), _request(pointer, "loser"), SETTINGS, running)
+    assert _lease_owner(s3) == _arn("rival")
+
+
+def test_execution_running_asks_step_functions() -> None:
+    with mock_aws():
+        sfn = boto3.client("stepfunctions", region_name="us-east-1")
+        machine = sfn.create_state_machine(
+            name="sweep",
+            definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
+            roleArn="arn:aws:iam::123456789012:role/sweep",
+        )["stateMachineArn"]
+        live = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+        stopped = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+        sfn.stop_execution(executionArn=stopped)
+        running = execution_running(sfn)
+        assert running(live)
+        assert not running(stopped)
+        assert not running(_arn("never-was"))
 
 
 def test_a_run_that_fails_validation_gives_its_lease_back(s3: Any) -> None:
     _upload_run_file(s3, {**RUN_FILE, "objective": "NOPE"})
     with pytest.raises(InvalidInputError):
-        prepare_run(s3, _request({"runFile": f"s3://{BUCKET}/{RUN_KEY}"}, "run-1"), SETTINGS)
+        prepare_run(s3, _request({"runFile": f"s3://{BUCKET}/{RUN_KEY}"}, "run-1"), SETTINGS, still_running)
     assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix=LEASE.key)
 
 
@@ -191,7 +282,7 @@ def test_run_file_paths_stay_in_the_project_bucket_and_the_run_files_folder(s3: 
         s3, {**RUN_FILE, "items": "s3://someone-elses-bucket/items.csv", "titles": "../other/titles.csv"}
     )
     with pytest.raises(InvalidInputError) as refused:
-        prepare_run(s3, _request({"runFile": f"s3://{BUCKET}/{RUN_KEY}"}), SETTINGS)
+        prepare_run(s3, _request({"runFile": f"s3://{BUCKET}/{RUN_KEY}"}), SETTINGS, still_running)
     message = str(refused.value)
     assert "column items: s3://someone-elses-bucket/items.csv is in bucket someone-elses-bucket" in message
     assert "column titles: ../other/titles.csv is outside the run file's folder experiments/demo/" in message
@@ -199,8 +290,10 @@ def test_run_file_paths_stay_in_the_project_bucket_and_the_run_files_folder(s3: 
 
 def test_run_file_pointer_and_retrain_schedule_load_the_same_file(s3: Any) -> None:
     _upload_run_file(s3, {**RUN_FILE, "sensitivities": ["LOW"]})
-    pointed = prepare_run(s3, _request({"runFile": f"s3://{BUCKET}/{RUN_KEY}"}), SETTINGS).run
-    scheduled = prepare_run(s3, _request({"mode": "retrain", "experiment": "demo"}), SETTINGS).run
+    pointed = prepare_run(s3, _request({"runFile": f"s3://{BUCKET}/{RUN_KEY}"}), SETTINGS, still_running).run
+    scheduled = prepare_run(
+        s3, _request({"mode": "retrain", "experiment": "demo"}), SETTINGS, still_running
+    ).run
     assert pointed is not None
     assert scheduled is not None
     assert (pointed.trigger, pointed.config.mode) == ("runFile", "sweep")
@@ -217,9 +310,9 @@ def test_console_config_paths_are_bucket_keys_and_data_changes_the_fingerprint(
         "interactions": "experiments/demo/interactions.csv",
         "items": "experiments/demo/items.csv",
     }
-    before = prepare_run(s3, _request(config), SETTINGS).run
+    before = prepare_run(s3, _request(config), SETTINGS, still_running).run
     s3.put_object(Bucket=BUCKET, Key="experiments/demo/interactions.csv", Body=dataset["interactions.csv"])
-    after = prepare_run(s3, _request(config), SETTINGS).run
+    after = prepare_run(s3, _request(config), SETTINGS, still_running).run
     assert before is not None
     assert after is not None
     assert before.trigger == "console"
@@ -233,7 +326,16 @@ def test_console_config_paths_are_bucket_keys_and_data_changes_the_fingerprint(
         ('{"interactions": "interactions.csv",\n  "items": }', r"sweep\.json, line 2: not JSON"),
         (
             {**RUN_FILE, "sensitivities": ["EXTREME"]},
-            r"sweep\.json, column sensitivities\.0: Input should be",
+            r"sweep\.json: field 'sensitivities' is \"EXTREME\", not one of the allowed values — use 'OFF'",
+        ),
+        (
+            {**RUN_FILE, "sample_users": ["1"]},
+            r"^s3://[^ ]+/experiments/demo/sweep\.json: field 'sample_users' is not a RunConfig field — field "
+            r"names are camelCase: did you mean 'sampleUsers'\?$",
+        ),
+        (
+            {**RUN_FILE, "objectve": "ROYALTY"},
+            r"^s3://[^ ]+/sweep\.json: field 'objectve' is not a RunConfig field — did you mean 'objective'\?$",
         ),
         ({**RUN_FILE, "items": "missing.csv"}, r"missing\.csv: the items file cannot be read"),
         ({**RUN_FILE, "items": "../../../x.csv"}, r"column items: .* points outside the bucket"),
@@ -241,7 +343,7 @@ def test_console_config_paths_are_bucket_keys_and_data_changes_the_fingerprint(
 )
 def test_bad_run_files_fail_naming_the_file_and_field(s3: Any, run_file: Any, expected: str) -> None:
     with pytest.raises(InvalidInputError, match=expected):
-        prepare_run(s3, _request(_upload_run_file(s3, run_file)), SETTINGS)
+        prepare_run(s3, _request(_upload_run_file(s3, run_file)), SETTINGS, still_running)
 
 
 def test_invalid_data_fails_before_anything_else(s3: Any, dataset: dict[str, bytes]) -> None:
@@ -249,17 +351,33 @@ def test_invalid_data_fails_before_anything_else(s3: Any, dataset: dict[str, byt
     short = b"".join(dataset["interactions.csv"].splitlines(keepends=True)[:201])
     s3.put_object(Bucket=BUCKET, Key="experiments/demo/interactions.csv", Body=short)
     with pytest.raises(InvalidInputError, match="interactions"):
-        prepare_run(s3, _request(_upload_run_file(s3, RUN_FILE)), SETTINGS)
+        prepare_run(s3, _request(_upload_run_file(s3, RUN_FILE)), SETTINGS, still_running)
+
+
+def test_a_constant_objective_fails_before_anything_else(s3: Any, dataset: dict[str, bytes]) -> None:
+    lines = dataset["items.csv"].decode().splitlines()
+    header = lines[0].split(",")
+    column = header.index("ROYALTY")
+    rows = [",".join("0" if i == column else v for i, v in enumerate(line.split(","))) for line in lines[1:]]
+    s3.put_object(Bucket=BUCKET, Key="experiments/demo/items.csv", Body="\n".join([lines[0], *rows]).encode())
+    with pytest.raises(InvalidInputError) as refused:
+        prepare_run(s3, _request(_upload_run_file(s3, RUN_FILE)), SETTINGS, still_running)
+    assert str(refused.value).startswith(
+        f"s3://{BUCKET}/experiments/demo/items.csv, column ROYALTY: the objective ROYALTY is 0 on every item — "
+        "objective optimization has nothing to trade"
+    )
 
 
 def test_pointer_inputs_take_only_their_own_keys(s3: Any) -> None:
     with pytest.raises(InvalidInputError, match=r"takes only \['mode', 'runFile'\]"):
-        prepare_run(s3, _request({"runFile": f"s3://{BUCKET}/{RUN_KEY}", "keep": "none"}), SETTINGS)
+        prepare_run(
+            s3, _request({"runFile": f"s3://{BUCKET}/{RUN_KEY}", "keep": "none"}), SETTINGS, still_running
+        )
 
 
 def test_missing_run_file_says_to_upload_it(s3: Any) -> None:
     with pytest.raises(InvalidInputError, match=r"experiments/nope/sweep\.json: the run file does not exist"):
-        prepare_run(s3, _request({"mode": "retrain", "experiment": "nope"}), SETTINGS)
+        prepare_run(s3, _request({"mode": "retrain", "experiment": "nope"}), SETTINGS, still_running)
 
 
 def test_settings_parse_the_comma_separated_default_levels() -> None:
@@ -271,7 +389,9 @@ def test_validation_reports_how_far_it_read_and_chooses_the_report_users(
     s3: Any, dataset: dict[str, bytes]
 ) -> None:
     _upload_run_file(s3, {**RUN_FILE, "reportUsers": 3, "sampleUsers": ["7"]})
-    run = prepare_run(s3, _request({"runFile": f"s3://{BUCKET}/{RUN_KEY}"}, "run-7"), SETTINGS).run
+    run = prepare_run(
+        s3, _request({"runFile": f"s3://{BUCKET}/{RUN_KEY}"}, "run-7"), SETTINGS, still_running
+    ).run
     assert run is not None
     # The interactions file is validated last: its whole size was read.
     body = s3.get_object(Bucket=BUCKET, Key="runs/demo/progress.json")["Body"].read()

@@ -40,7 +40,7 @@ def test_run_file_example_is_valid_once_named() -> None:
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("sensitivities", ["OFF", "OFF"], "each sensitivity may be listed once"),
+        ("sensitivities", ["OFF", "OFF"], "a sensitivity is listed twice"),
         ("sensitivities", ["EXTREME"], "Input should be 'OFF', 'LOW', 'MEDIUM' or 'HIGH'"),
         ("experiment", "has space", "must start with a letter or digit"),
         ("objective", "USER_ID", "reserved Personalize column"),

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import re
 from collections.abc import Callable
@@ -11,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
 from sweep_core.errors import InvalidInputError, Problem
 from sweep_core.models import RunConfig
+from sweep_core.run_input import parse_run_config
 from sweep_core.validation import validate_inputs
 
 from objective_sweep.cli import main
@@ -71,6 +72,17 @@ def add_column(name: str, header: bytes, value: bytes) -> Callable[[Files], None
         )
 
     return change
+
+
+def set_column(files: Files, name: str, column: int, value: bytes) -> None:
+    """Give every data row of file `name` the same `value` in `column`."""
+    lines = _lines(files[name])
+    for index in range(1, len(lines)):
+        if lines[index]:
+            fields = lines[index].split(b",")
+            fields[column] = value
+            lines[index] = b",".join(fields)
+    files[name] = b"\n".join(lines)
 
 
 def both(*changes: Callable[[Files], None]) -> Callable[[Files], None]:
@@ -282,6 +294,15 @@ CASES = [
         1,
         "ROYALTY",
     ),
+    Case(
+        "objective-wrong-case",
+        lambda files: None,
+        "items.csv",
+        "the header has no royalty column",
+        1,
+        "royalty",
+        {"objective": "royalty"},
+    ),
     Case("objective-null", set_field("items.csv", 6, 1, b""), "items.csv", "ROYALTY is empty", 6, "ROYALTY"),
     Case(
         "objective-not-numeric",
@@ -303,10 +324,58 @@ CASES = [
         "objective-is-a-string-column",
         lambda files: None,
         "items.csv",
-        "not a finite number",
-        2,
+        "the objective GENRE holds text, not numbers",
+        None,
         "GENRE",
         {"objective": "GENRE"},
+    ),
+    Case(
+        "objective-constant",
+        lambda files: set_column(files, "items.csv", 1, b"0"),
+        "items.csv",
+        "the objective ROYALTY is 0 on every item",
+        None,
+        "ROYALTY",
+    ),
+    Case(
+        "items-gzip",
+        lambda files: files.update({"items.csv": gzip.compress(files["items.csv"])}),
+        "items.csv",
+        "is gzip-compressed",
+    ),
+    Case(
+        "items-zip",
+        lambda files: files.update({"items.csv": b"PK\x03\x04" + bytes(range(40))}),
+        "items.csv",
+        "is a ZIP archive",
+    ),
+    Case(
+        "interactions-utf16",
+        lambda files: files.update({"interactions.csv": files["interactions.csv"].decode().encode("utf-16")}),
+        "interactions.csv",
+        "is UTF-16 text",
+    ),
+    Case(
+        "interactions-semicolons",
+        lambda files: files.update({"interactions.csv": files["interactions.csv"].replace(b",", b";")}),
+        "interactions.csv",
+        "uses ';' between fields",
+        1,
+    ),
+    Case(
+        "items-tabs",
+        lambda files: files.update({"items.csv": files["items.csv"].replace(b",", b"\t")}),
+        "items.csv",
+        "uses tabs between fields",
+        1,
+    ),
+    Case(
+        "timestamp-milliseconds-every-row",
+        lambda files: set_column(files, "interactions.csv", 2, b"1700000000000"),
+        "interactions.csv",
+        "looks like milliseconds",
+        2,
+        "TIMESTAMP",
     ),
     Case(
         "categorical-value-too-long",
@@ -343,7 +412,7 @@ CASES = [
         "USER_ID",
         {"users": "users.csv"},
     ),
-    Case("items-file-missing", remove_file("items.csv"), "items.csv", "cannot be read"),
+    Case("items-file-missing", remove_file("items.csv"), "items.csv", "does not exist"),
     Case(
         "config-same-file-twice",
         lambda files: None,
@@ -364,20 +433,124 @@ CASES = [
     ),
 ]
 
-# RunConfig mistakes pydantic refuses before any file is read (PrepareRun turns each into a
-# Problem naming the field): (case, input overrides, field named in the error).
+# RunConfig mistakes refused before any file is read, by the parser PrepareRun and `sweep run` share:
+# (case, input overrides, the whole message after "sweep.json: ", or its start when it ends with "...").
 CONFIG_CASES = [
-    ("config-experiment-name-with-spaces", {"experiment": "my sweep"}, "experiment"),
-    ("config-objective-reserved-column", {"objective": "TIMESTAMP"}, "objective"),
-    ("config-recipe-without-objective", {"recipe": "arn:aws:personalize:::recipe/aws-sims"}, "recipe"),
-    ("config-ranking-recipe", {"recipe": "aws-personalized-ranking"}, "recipe"),
-    ("config-unknown-sensitivity", {"sensitivities": ["OFF", "EXTREME"]}, "sensitivities"),
-    ("config-duplicate-sensitivity", {"sensitivities": ["OFF", "OFF"]}, "sensitivities"),
-    ("config-unknown-field", {"objectve": "ROYALTY"}, "objectve"),
-    ("config-tolerance-above-one", {"policy": {"tolerance": 1.5}}, "policy.tolerance"),
-    ("config-num-results-zero", {"numResults": 0}, "numResults"),
-    ("config-unknown-policy-metric", {"policy": {"relevanceMetric": "ndcg_at_10"}}, "policy.relevanceMetric"),
-    ("config-unknown-gate-metric", {"qualityGate": {"metric": "precision_at_100"}}, "qualityGate.metric"),
+    (
+        "config-experiment-name-with-spaces",
+        {"experiment": "my sweep"},
+        "field 'experiment': 'my sweep' is not a usable experiment name — it must start with a letter or digit...",
+    ),
+    (
+        "config-objective-reserved-column",
+        {"objective": "TIMESTAMP"},
+        "field 'objective': TIMESTAMP is a reserved Personalize column, not an items column — name a numeric "
+        "column of the items file (e.g. ROYALTY, PRICE, MARGIN)",
+    ),
+    (
+        "config-recipe-without-objective",
+        {"recipe": "arn:aws:personalize:::recipe/aws-sims"},
+        "field 'recipe': objective optimization is swept with aws-user-personalization, not aws-sims — use "
+        "aws-user-personalization",
+    ),
+    (
+        "config-ranking-recipe",
+        {"recipe": "aws-personalized-ranking"},
+        "field 'recipe': aws-personalized-ranking only re-ranks a list of items you supply for each user...",
+    ),
+    (
+        "config-unknown-sensitivity",
+        {"sensitivities": ["OFF", "EXTREME"]},
+        "field 'sensitivities' is \"EXTREME\", not one of the allowed values — use 'OFF', 'LOW', 'MEDIUM' or 'HIGH'",
+    ),
+    (
+        "config-duplicate-sensitivity",
+        {"sensitivities": ["OFF", "OFF"]},
+        "field 'sensitivities': a sensitivity is listed twice — list each level once",
+    ),
+    (
+        "config-unknown-field",
+        {"objectve": "ROYALTY"},
+        "field 'objectve' is not a RunConfig field — did you mean 'objective'?",
+    ),
+    (
+        "config-snake-case-field",
+        {"sample_users": ["user_abc"]},
+        "field 'sample_users' is not a RunConfig field — field names are camelCase: did you mean 'sampleUsers'?",
+    ),
+    (
+        "config-snake-case-nested-field",
+        {"policy": {"relevance_metric": "coverage"}},
+        "field 'policy.relevance_metric' is not a field of policy — field names are camelCase: did you mean "
+        "'relevanceMetric'?",
+    ),
+    (
+        "config-misspelt-keep",
+        {"keep": "recomended"},
+        "field 'keep' is \"recomended\", not one of the allowed values — did you mean 'recommended'? use 'all', "
+        "'recommended' or 'none'",
+    ),
+    (
+        "config-missing-items",
+        {"items": None},
+        "field 'items' is null, not text — write it in double quotes",
+    ),
+    (
+        "config-num-results-not-a-number",
+        {"numResults": "ten"},
+        "field 'numResults' is \"ten\", not a whole number — write digits only, e.g. 25",
+    ),
+    (
+        "config-tolerance-above-one",
+        {"policy": {"tolerance": 1.5}},
+        "field 'policy.tolerance' is 1.5, out of range — use at most 1",
+    ),
+    ("config-num-results-zero", {"numResults": 0}, "field 'numResults' is 0, out of range — use at least 1"),
+    (
+        "config-unknown-policy-metric",
+        {"policy": {"relevanceMetric": "ndcg_at_10"}},
+        "field 'policy.relevanceMetric' is \"ndcg_at_10\", not one of the allowed values — did you mean "
+        "'normalized_discounted_cumulative_gain_at_10'? use 'coverage', ...",
+    ),
+    (
+        "config-unknown-gate-metric",
+        {"qualityGate": {"metric": "precision_at_100"}},
+        "field 'qualityGate.metric' is \"precision_at_100\", not one of the allowed values — did you mean "
+        "'precision_at_10'? ...",
+    ),
+]
+
+
+# `sweep run --run-file shop/sweep.json` refusing the run file itself: (case, content or None for a
+# missing file, the message).
+RUN_FILE_CASES = [
+    ("run-file-missing", None, "sweep run: shop/sweep.json: does not exist — check the path"),
+    (
+        "run-file-not-json",
+        '{"items": "items.csv",\n "interactions": }',
+        "sweep run: shop/sweep.json, line 2: is not valid JSON at column 18 (Expecting value) — correct the JSON",
+    ),
+    (
+        "run-file-not-an-object",
+        '["interactions.csv"]',
+        "sweep run: shop/sweep.json: is not a JSON object — write a RunConfig object, e.g. examples/sweep.json",
+    ),
+    (
+        "run-file-s3-path-in-a-local-run",
+        '{"interactions": "s3://b/i.csv", "items": "items.csv"}',
+        "sweep run: shop/sweep.json: field 'interactions' is \"s3://b/i.csv\", not a local path — a local run "
+        "reads its files from disk: give a path relative to the run file",
+    ),
+    (
+        "run-file-without-items",
+        '{"interactions": "interactions.csv"}',
+        "sweep run: give --items (or a --run-file that names it)",
+    ),
+    (
+        "run-file-misspelt-field",
+        '{"interactions": "i.csv", "items": "t.csv", "reportUser": 5}',
+        "shop/sweep.json: field 'reportUser' is not a RunConfig field — did you mean 'reportUsers'?",
+    ),
 ]
 
 
@@ -457,45 +630,65 @@ def test_sweep_validate_refuses(
     assert case.message in err
 
 
-@pytest.mark.parametrize(("name", "overrides", "field_name"), CONFIG_CASES, ids=[c[0] for c in CONFIG_CASES])
-def test_run_config_refuses(name: str, overrides: dict[str, Any], field_name: str) -> None:
-    with pytest.raises(ValidationError) as refused:
-        RunConfig.model_validate(
-            {"experiment": "bad", "interactions": "i.csv", "items": "t.csv", **overrides}
+@pytest.mark.parametrize(("name", "overrides", "expected"), CONFIG_CASES, ids=[c[0] for c in CONFIG_CASES])
+def test_run_config_refuses_in_plain_words(name: str, overrides: dict[str, Any], expected: str) -> None:
+    with pytest.raises(InvalidInputError) as refused:
+        parse_run_config(
+            {"experiment": "bad", "interactions": "i.csv", "items": "t.csv", **overrides}, "shop/sweep.json"
         )
-    locations = {".".join(str(part) for part in error["loc"]) for error in refused.value.errors()}
-    assert any(loc.startswith(field_name) for loc in locations), locations
+    text = str(refused.value)
+    assert len(refused.value.problems) == 1, text
+    if expected.endswith("..."):
+        assert text.startswith("shop/sweep.json: " + expected.removesuffix("...")), text
+    else:
+        assert text == "shop/sweep.json: " + expected
+    assert not re.search(r"pydantic|Input should|Value error|Extra inputs|https?:", text), text
 
 
 def test_the_catalogue_is_documented() -> None:
-    documented = set(re.findall(r"^\| `([a-z0-9-]+)` \|", DOCS.read_text(encoding="utf-8"), re.MULTILINE))
-    names = {c.name for c in CASES} | {c[0] for c in CONFIG_CASES}
-    assert names == documented
+    rows = dict(re.findall(r"^\| `([a-z0-9-]+)` \|(.*)$", DOCS.read_text(encoding="utf-8"), re.MULTILINE))
+    names = {c.name for c in CASES} | {c[0] for c in CONFIG_CASES} | {c[0] for c in RUN_FILE_CASES}
+    assert names == set(rows)
     assert len(names) >= 25
+    for case in CASES:
+        assert f"`{case.file}" in rows[case.name], case.name
+        assert case.message in rows[case.name], case.name
+    for name, _, expected in CONFIG_CASES:
+        assert f"`shop/sweep.json: {expected.removesuffix('...')}" in rows[name], name
+    for name, _, message in RUN_FILE_CASES:
+        assert f"`{message}`" in rows[name], name
+    assert all(row.rstrip().endswith("| 2 |") for row in rows.values()), "every case exits 2"
+    assert f"lists the {len(names)} cases" in (DOCS.parents[1] / "README.md").read_text(encoding="utf-8")
+
+
+def test_a_missing_field_is_named_with_what_it_is_for() -> None:
+    with pytest.raises(InvalidInputError) as refused:
+        parse_run_config({"experiment": "bad", "interactions": "i.csv"}, "sweep.json")
+    message = str(refused.value)
+    assert message == (
+        "sweep.json: the required field 'items' is missing — add it: items CSV (ITEM_ID, the objective column, "
+        "optional categorical columns): s3:// URI or relative key"
+    )
+    assert f"`{message}`" in DOCS.read_text(encoding="utf-8")
 
 
 def test_sweep_validate_names_a_bad_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     args = ["validate", "--interactions", str(tmp_path / "i.csv"), "--items", str(tmp_path / "t.csv")]
     assert main([*args, "--objective", "TIMESTAMP"]) == 2
-    assert "--objective: Value error, TIMESTAMP is a reserved Personalize column" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--objective TIMESTAMP: TIMESTAMP is a reserved Personalize column, not an items column" in err
+    assert "Value error" not in err
 
 
-@pytest.mark.parametrize(
-    ("content", "expected"),
-    [
-        ('{"items": "items.csv",\n "interactions": }', r"sweep\.json, line 2: is not valid JSON at column"),
-        ('["interactions.csv"]', r"sweep\.json: is not a JSON object"),
-        ('{"interactions": "s3://b/i.csv", "items": "items.csv"}', r"field interactions is 's3://b/i\.csv'"),
-        ('{"interactions": "interactions.csv"}', r"give --items \(or a --run-file that names it\)"),
-        ('{"interactions": "i.csv", "items": "t.csv", "reportUser": 5}', r"reportUser\n  Extra inputs"),
-    ],
-)
+@pytest.mark.parametrize(("name", "content", "expected"), RUN_FILE_CASES, ids=[c[0] for c in RUN_FILE_CASES])
 def test_sweep_run_refuses_a_bad_run_file_before_starting_anything(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, expected: str
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, content: str | None, expected: str
 ) -> None:
-    run_file = tmp_path / "sweep.json"
-    run_file.write_text(content, encoding="utf-8")
+    run_file = tmp_path / "shop" / "sweep.json"
+    run_file.parent.mkdir()
+    if content is not None:
+        run_file.write_text(content, encoding="utf-8")
     assert main(["run", "--run-file", str(run_file)]) == 2
     captured = capsys.readouterr()
-    assert re.search(expected, captured.err), captured.err
+    assert expected.replace("shop/sweep.json", str(run_file)) in captured.err, captured.err
     assert "starting the local cloud" not in captured.out

@@ -56,13 +56,33 @@ def test_every_problem_of_every_file_is_reported_at_once() -> None:
     }
 
 
-def test_problems_are_capped_per_file_and_the_rest_counted() -> None:
-    text = _interactions().replace(",16000", ",x16000")
+def test_a_problem_on_every_row_is_listed_once_with_the_count_of_the_others() -> None:
+    lines = _interactions().replace(",16000", ",x16000").splitlines()
+    lines[5] = "u1,i1"
+    lines[6] = "u2,i2,1700000000000"
     with pytest.raises(InvalidInputError) as refused:
-        _validate({"interactions.csv": text, "items.csv": _items()})
+        _validate({"interactions.csv": "\n".join(lines) + "\n", "items.csv": _items()})
+    assert [(p.line, p.column, p.repeats) for p in refused.value.problems] == [
+        (2, "TIMESTAMP", 1197),
+        (6, None, 0),
+        (7, "TIMESTAMP", 0),
+    ]
+    text = str(refused.value)
+    assert "interactions.csv, line 2, column TIMESTAMP: TIMESTAMP 'x1600000000' is not a whole number" in text
+    assert text.endswith("(and 1197 more rows like it)\ninteractions.csv, line 6: 2 fields where the header has 3"
+                         " — quote values that contain commas and give every row one value per column\n"
+                         "interactions.csv, line 7, column TIMESTAMP: TIMESTAMP 1700000000000 looks like milliseconds"
+                         " — divide by 1000: Personalize expects Unix epoch seconds")  # fmt: skip
+    assert text.count("\n") == 2
+
+
+def test_distinct_problems_are_capped_per_file_and_the_rest_counted() -> None:
+    header = ",".join(f"{n}X" for n in range(30))
+    with pytest.raises(InvalidInputError) as refused:
+        _validate({"interactions.csv": _interactions(), "items.csv": f"ITEM_ID,ROYALTY,{header}\ni1,1,x\n"})
     assert len(refused.value.problems) == validation.DEFAULT_MAX_PROBLEMS
-    assert refused.value.more == 1200 - validation.DEFAULT_MAX_PROBLEMS
-    assert "... and 1175 more problem(s)" in str(refused.value)
+    assert refused.value.more == 30 - validation.DEFAULT_MAX_PROBLEMS
+    assert str(refused.value).endswith("... and 5 more problem(s) not listed")
 
 
 def test_line_numbers_survive_block_boundaries(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -149,16 +169,25 @@ class NoSuchKey(ClientError):
     """Like the modelled exception class botocore generates for s3.exceptions.NoSuchKey."""
 
 
-@pytest.mark.parametrize("error_class", [ClientError, NoSuchKey])
-def test_an_s3_error_is_a_problem_not_a_crash(error_class: type[ClientError]) -> None:
+@pytest.mark.parametrize(
+    ("error_class", "code", "message"),
+    [
+        (ClientError, "NoSuchKey", "does not exist"),
+        (NoSuchKey, "NoSuchKey", "does not exist"),
+        (ClientError, "AccessDenied", "cannot be read (AccessDenied)"),
+    ],
+)
+def test_an_s3_error_is_a_problem_not_a_crash(
+    error_class: type[ClientError], code: str, message: str
+) -> None:
     def open_binary(name: str) -> io.BytesIO:
         if name == "items.csv":
-            raise error_class({"Error": {"Code": "NoSuchKey", "Message": "missing"}}, "GetObject")
+            raise error_class({"Error": {"Code": code, "Message": "refused"}}, "GetObject")
         return io.BytesIO(_interactions().encode())
 
     with pytest.raises(InvalidInputError) as refused:
         validate_inputs(RUN, open_binary)
-    assert [(p.file, "NoSuchKey" in p.message) for p in refused.value.problems] == [("items.csv", True)]
+    assert [(p.file, p.message) for p in refused.value.problems] == [("items.csv", message)]
 
 
 def test_a_bug_in_the_opener_is_not_swallowed() -> None:

@@ -1,6 +1,6 @@
 """Least privilege, both ways, on the real template: the workflow runs every path that needs a permission
 (a sweep started by an upload, a run that fails in PrepareRun on a missing file, a retrain fired by the
-schedule) with IAM enforced, so a missing grant fails here with AccessDenied; and every grant the
+schedule that takes over a lease its ended holder never gave back) with IAM enforced, so a missing grant fails here with AccessDenied; and every grant the
 template writes must have been the only one admitting some call of those runs, so no grant is unused
 or redundant. docs/deploy.md's table must list exactly the template's grants."""
 
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -79,15 +78,22 @@ def ledger(cloud: LocalCloud, deployment: Deployment, files: RunFiles, tmp_path_
     # 1. A sweep started by uploading its run file, keeping only the recommended campaign.
     config = build_config(
         files, experiment=EXPERIMENT, sensitivities=["OFF", "HIGH"], keep="recommended",
-        quality_gate={"tolerance": 1.0},
+        qualityGate={"tolerance": 1.0},
     )  # fmt: skip
     uploaded = upload_run(deployment, config, files)
     first = find_started_execution(deployment, uploaded, timeout=30)
     succeeded(deployment, first)
 
+    # An execution that ended without giving its lease back (stopped, or timed out): the retrain in 3.
+    # asks Step Functions whether it still runs, and takes the lease over.
+    s3 = deployment.client("s3")
+    s3.put_object(
+        Bucket=deployment.bucket, Key=f"runs/{EXPERIMENT}/lease.json",
+        Body=json.dumps({"owner": first, "expiresAt": "2999-01-01T00:00:00+00:00"}).encode(),
+    )  # fmt: skip
+
     # 2. A run naming a file that is not there fails in PrepareRun (S3 answers 404 only to a caller
     # that may list the bucket).
-    s3 = deployment.client("s3")
     missing = {"experiment": "ledger-missing", "interactions": f"experiments/{EXPERIMENT}/interactions.csv",
                "items": f"experiments/{EXPERIMENT}/nowhere.csv"}  # fmt: skip
     arn = deployment.client("stepfunctions").start_execution(
@@ -99,9 +105,7 @@ def ledger(cloud: LocalCloud, deployment: Deployment, files: RunFiles, tmp_path_
 
     # 3. New data (a new object version), then the retraining schedule fires: new versions behind the
     # quality gate, the kept campaign updated, HIGH's failed one replaced.
-    urllib.request.urlopen(  # noqa: S310 - the local endpoint's admin route
-        urllib.request.Request(f"{cloud.personalize_url}/_local/faults", method="DELETE")  # noqa: S310
-    ).close()
+    cloud.faults.clear()
     s3.upload_file(str(files.interactions), deployment.bucket, f"experiments/{EXPERIMENT}/interactions.csv")
     (schedule,) = cloud.stack.schedules
     retrain = cloud.fire_schedule(schedule.name)

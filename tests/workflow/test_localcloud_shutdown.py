@@ -10,7 +10,9 @@ import threading
 import time
 from pathlib import Path
 
+import boto3
 import pytest
+from moto import mock_aws
 
 from objective_sweep.localcloud import LocalCloud
 
@@ -46,6 +48,22 @@ def test_stop_leaves_no_thread_port_patch_or_variable(monkeypatch: pytest.Monkey
     assert ActionAuthenticatorMixin._authenticate_and_authorize_action is original_authorize
     assert os.environ.get("AWS_ENDPOINT_URL") == endpoint_before
     assert os.environ["AWS_ENDPOINT_URL_S3"] == "http://127.0.0.1:9"
+
+
+def test_after_the_cloud_mock_aws_names_an_unnamed_execution_again() -> None:
+    # moto's settings are process-wide: the interpreter the cloud switched on, without the cloud's
+    # patches, would name an unnamed execution "None" in a later mock_aws of the same process.
+    with LocalCloud(TOY, personalize=False, time_scale=0.0005):
+        pass
+    with mock_aws():
+        sfn = boto3.client("stepfunctions", region_name="us-east-1")
+        role = "arn:aws:iam::123456789012:role/sfn"
+        definition = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
+        machine = sfn.create_state_machine(name="m", definition=definition, roleArn=role)["stateMachineArn"]
+        first = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+        second = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+    assert first != second
+    assert not first.endswith(":None")
 
 
 def _alive(pid: int) -> bool:

@@ -80,8 +80,9 @@ def _inventory(deployment: Deployment, experiment: str) -> dict[str, list[str]]:
 
 @pytest.fixture(scope="module")
 def happy(deployment: Deployment, files: RunFiles) -> tuple[str, dict[str, Any]]:
-    """One sweep of all four levels, shared by the tests that read it or run it again."""
-    return _upload_and_run(deployment, build_config(files, experiment="happy"), files)
+    """One sweep of all four levels, keeping every campaign, shared by the tests that read it or run it
+    again (the default, keep=recommended, would delete three of them)."""
+    return _upload_and_run(deployment, build_config(files, experiment="happy", keep="all"), files)
 
 
 def test_happy_path_trains_and_deploys_four_levels(
@@ -115,14 +116,14 @@ def test_identical_rerun_creates_nothing(
     assert happy[1]["status"] == "SUCCEEDED", happy[1]
     before = _inventory(deployment, "happy")
     assert len(before["campaigns"]) == 4
-    arn, described = _upload_and_run(deployment, build_config(files, experiment="happy"), files)
+    arn, described = _upload_and_run(deployment, build_config(files, experiment="happy", keep="all"), files)
     assert described["status"] == "SUCCEEDED", described
     assert _failures(execution_history(deployment, arn)) == []
     assert _inventory(deployment, "happy") == before
 
 
 def test_failing_level_is_reported_and_the_run_succeeds(deployment: Deployment, files: RunFiles) -> None:
-    arn, described = _upload_and_run(deployment, build_config(files, experiment="faulty"), files)
+    arn, described = _upload_and_run(deployment, build_config(files, experiment="faulty", keep="all"), files)
     assert described["status"] == "SUCCEEDED", described
     report = _report(deployment, "faulty", arn)
     levels = {level["sensitivity"]: level for level in report["levels"]}

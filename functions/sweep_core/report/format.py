@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from sweep_core.models import METRIC_NAMES
-from sweep_core.report.model import Report
+from sweep_core.report.model import LevelReport, Report
 
 _PREFIXES = {
     "normalized_discounted_cumulative_gain": "NDCG",
@@ -56,6 +56,46 @@ def keep_hint(report: Report) -> str:
     return (
         f" Keeping only {report.recommendation.sensitivity}'s campaign (keep=recommended) would cost "
         f"{money(alternative)}/month."
+    )
+
+
+def user_label(user_id: str, *, capital: bool = False) -> str:
+    """ "user 42", or the id alone when it already says it is a user ("user_aabnt", not "user user_aabnt")."""
+    if user_id.lower().startswith("user"):
+        return user_id
+    return f"{'User' if capital else 'user'} {user_id}"
+
+
+def campaign_state(report: Report, level: LevelReport) -> str:
+    """What the run leaves of a level's campaign: KEPT (still running; cost.campaigns lists it),
+    DELETED (deployed for the comparison, then deleted by `keep`), or FAILED for a failed level."""
+    if level.status == "FAILED" or not level.campaign_arn:
+        return level.status
+    kept = {campaign.campaign_arn for campaign in report.cost.campaigns}
+    return "KEPT" if level.campaign_arn in kept else "DELETED"
+
+
+def cost_sentence(report: Report) -> str:
+    """The terminal's and the notification's cost line: what stays running, what `keep` deleted after
+    the comparison, and the training spent."""
+    cost = report.cost
+    deleted = sum(campaign_state(report, level) == "DELETED" for level in report.levels)
+    after = f"; {deleted} deleted after the comparison" if deleted else ""
+    return (
+        f"Cost: {len(cost.campaigns)} campaign(s) left running (keep={cost.keep}) ~ "
+        f"{money(cost.campaigns_monthly_usd)}/month{after}; training {duration(cost.training_hours * 3600)} = "
+        f"{money(cost.training_usd)}."
+    )
+
+
+def deleted_note(report: Report) -> str:
+    """For the Markdown and HTML cost sections: how many campaigns `keep` deleted after the comparison;
+    it starts with a space, to follow a sentence."""
+    deleted = sum(campaign_state(report, level) == "DELETED" for level in report.levels)
+    if not deleted:
+        return ""
+    return (
+        f" {deleted} campaign(s) deployed for the comparison were deleted after it (keep={report.cost.keep})."
     )
 
 

@@ -7,6 +7,7 @@ import unicodedata
 
 from sweep_core.report.format import (
     cleanup_hint,
+    deleted_note,
     duration,
     keep_hint,
     metric_label,
@@ -15,6 +16,7 @@ from sweep_core.report.format import (
     ordered_metrics,
     run_fact_rows,
     signed_percent,
+    user_label,
 )
 from sweep_core.report.model import LevelReport, Report, SampleUser
 
@@ -83,7 +85,7 @@ def _level_head(level: LevelReport) -> str:
 def _objective_sums(report: Report) -> list[str]:
     objective = md_escape(report.run.objective)
     header = ["Level", f"Mean top-{report.run.k} {objective} sum", "Users", "Change vs OFF"]
-    header += [f"User {md_escape(sample.user_id)}" for sample in report.samples]
+    header += [md_escape(user_label(sample.user_id, capital=True)) for sample in report.samples]
     rows = []
     for level in report.levels:
         row = [
@@ -144,7 +146,7 @@ def render_markdown(report: Report) -> str:
         *_objective_sums(report),
     ]
     for sample in report.samples:
-        lines += ["", f"## Sample user {md_escape(sample.user_id)}: ranked titles per level", ""]
+        lines += ["", f"## Sample {md_escape(user_label(sample.user_id))}: ranked titles per level", ""]
         lines += _sample_table(sample, run.objective) if sample.lists else ["No level produced a list."]
     lines += ["", "## How the recommendation was chosen", ""]
     lines += [
@@ -182,7 +184,7 @@ def render_markdown(report: Report) -> str:
         f"{money(cost.campaigns_monthly_usd)} per month "
         f"(minProvisionedTPS x {cost.hours_per_month:g} h x {money(cost.campaign_tps_hour_price)} per TPS-hour each). "
         f"Training: {duration(cost.training_hours * 3600)} x {money(cost.training_hour_price)} = {money(cost.training_usd)}."
-        f"{keep_hint(report)}",
+        f"{deleted_note(report)}{keep_hint(report)}",
     ]
     if cost.campaigns:
         lines += [""]

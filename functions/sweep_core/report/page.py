@@ -11,6 +11,7 @@ from html import escape
 from sweep_core.models import Sensitivity
 from sweep_core.report.format import (
     cleanup_hint,
+    deleted_note,
     duration,
     keep_hint,
     metric_label,
@@ -19,6 +20,7 @@ from sweep_core.report.format import (
     ordered_metrics,
     run_fact_rows,
     signed_percent,
+    user_label,
 )
 from sweep_core.report.model import LevelReport, Report, SampleList, SampleUser
 
@@ -357,7 +359,7 @@ def _metrics_table(report: Report) -> str:
     for sample in report.samples:
         sums = {lst.sensitivity: lst.objective_sum for lst in sample.lists}
         rows.append(
-            f"<tr><td>{_e(report.run.objective)} sum, user {_e(sample.user_id)}</td>"
+            f"<tr><td>{_e(report.run.objective)} sum, {_e(user_label(sample.user_id))}</td>"
             + "".join(f"<td>{_e(number(sums.get(level.sensitivity)))}</td>" for level in levels)
             + "</tr>"
         )
@@ -432,7 +434,7 @@ def _sample(report: Report, sample: SampleUser) -> str:
     )
     gone = f" Struck-through OFF titles are not in {chosen}'s list." if dropped else ""
     return (
-        f'<section class="sample"><h2>Sample user {_e(sample.user_id)}: ranked lists per level</h2>'
+        f'<section class="sample"><h2>Sample {_e(user_label(sample.user_id))}: ranked lists per level</h2>'
         f'<p class="note">Title and {_e(report.run.objective)} of each recommended item. Green: not in OFF\'s '
         f"list; amber: moved {_BIG_MOVE} or more places against OFF (▲ up, ▼ down).{_e(gone)}</p>"
         f'<div class="lists">{cards or "<p>No level produced a list.</p>"}</div></section>'
@@ -473,7 +475,7 @@ def _cost(report: Report) -> str:
         f"<b>{_e(money(cost.campaigns_monthly_usd))} per month</b> (minProvisionedTPS × {cost.hours_per_month:g} h × "
         f"{_e(money(cost.campaign_tps_hour_price))} per TPS-hour each). Training used "
         f"{duration(cost.training_hours * 3600)} × {_e(money(cost.training_hour_price))} = <b>{_e(money(cost.training_usd))}</b>. "
-        f"{_e(keep_hint(report))} Prices are the run's campaignTpsHourPrice and trainingHourPrice: check your "
+        f"{_e(deleted_note(report))}{_e(keep_hint(report))} Prices are the run's campaignTpsHourPrice and trainingHourPrice: check your "
         "region's.</p>"
         f"{table}{f'<p>{_e(cleanup_hint(report).strip())}</p>' if cleanup_hint(report) else ''}</section>"
     )

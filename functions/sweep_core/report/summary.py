@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sweep_core.report.format import duration, metric_label, money, number, signed_percent
+from sweep_core.report.format import campaign_state, cost_sentence, metric_label, number, signed_percent
 from sweep_core.report.model import Report
 
 # SNS: "must be less than 100 characters long" (Publish API reference).
@@ -51,12 +51,10 @@ def summary(report: Report, report_uris: dict[str, str]) -> tuple[str, str]:
         if level.sensitivity != "OFF":
             relevance += f" {signed_percent(level.changes_vs_off.get(metric))}"
             business += f" {signed_percent(level.changes_vs_off.get('meanTopKObjectiveSum'))}"
-        table.append(f"{level.sensitivity:<8}{relevance.strip():>18}{business.strip():>26}  {level.status}")
-    cost = report.cost
-    money_line = (
-        f"Cost: {len(cost.campaigns)} campaign(s) left running (keep={cost.keep}) ~ "
-        f"{money(cost.campaigns_monthly_usd)}/month; training {duration(cost.training_hours * 3600)} = {money(cost.training_usd)}."
-    )
+        table.append(
+            f"{level.sensitivity:<8}{relevance.strip():>18}{business.strip():>26}  {campaign_state(report, level)}"
+        )
+    money_line = cost_sentence(report)
     failures = [
         f"FAILED {f.sensitivity}: {f.error}: {_clip(' '.join(f.cause.split()), _CAUSE_CHARS)}"
         for f in report.failures

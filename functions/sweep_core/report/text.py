@@ -6,14 +6,15 @@ from __future__ import annotations
 import textwrap
 
 from sweep_core.report.format import (
+    campaign_state,
     cleanup_hint,
-    duration,
+    cost_sentence,
     keep_hint,
     metric_label,
-    money,
     number,
     ordered_metrics,
     signed_percent,
+    user_label,
 )
 from sweep_core.report.model import Report
 
@@ -83,24 +84,23 @@ def render_text(report: Report, width: int = 80) -> str:
     for sample in report.samples:
         sums = {lst.sensitivity: lst.objective_sum for lst in sample.lists}
         lines.append(
-            row(f"user {sample.user_id} sum", [number(sums.get(level.sensitivity)) for level in levels])
+            row(
+                f"{user_label(sample.user_id)} sum", [number(sums.get(level.sensitivity)) for level in levels]
+            )
         )
-    lines.append(row("status", [level.status for level in levels]))
+    # What the run leaves of each level's campaign: a level deleted by `keep` is not ACTIVE any more.
+    lines.append(row("campaign", [campaign_state(report, level) for level in levels]))
     lines.append("")
     rec = report.recommendation
     lines += textwrap.wrap(rec.sentence, width, break_long_words=True)
-    cost = report.cost
-    lines += textwrap.wrap(
-        f"Cost: {len(cost.campaigns)} campaign(s) left running (keep={cost.keep}) ~ "
-        f"{money(cost.campaigns_monthly_usd)}/month; training {duration(cost.training_hours * 3600)} = "
-        f"{money(cost.training_usd)}.{keep_hint(report)}{cleanup_hint(report)}",
-        width,
-    )
+    lines += textwrap.wrap(f"{cost_sentence(report)}{keep_hint(report)}{cleanup_hint(report)}", width)
     for failure in report.failures:
         lines += textwrap.wrap(
             f"FAILED {failure.sensitivity}: {failure.error}: {' '.join(failure.cause.split())}",
             width,
             subsequent_indent="  ",
             break_long_words=True,
+            # An ARN split at its hyphens could not be copied back whole.
+            break_on_hyphens=False,
         )
     return "\n".join(lines) + "\n"
