@@ -122,12 +122,21 @@ class RunConfig(CamelModel):
         default=False,
         description="Let Personalize retrain every 7 days on its own (billed); off unless asked for.",
     )
+    # strict: true or 1.0 is not a count (JSON true would otherwise be taken as 1).
     min_provisioned_tps: int = Field(
-        default=1, ge=1, le=500, alias="minProvisionedTPS", description="Each campaign's minProvisionedTPS."
+        default=1,
+        ge=1,
+        le=500,
+        strict=True,
+        alias="minProvisionedTPS",
+        description="Each campaign's minProvisionedTPS.",
     )
-    num_results: int = Field(default=25, ge=1, le=500, description="Length of the lists in the report (K).")
+    num_results: int = Field(
+        default=25, ge=1, le=500, strict=True, description="Length of the lists in the report (K)."
+    )
     report_users: int = Field(
         default=100,
+        strict=True,
         ge=1,
         le=1000,
         description="Users whose top-K lists are averaged for meanTopKObjectiveSum.",

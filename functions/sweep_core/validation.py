@@ -410,7 +410,7 @@ class _FileCheck:
     def _take_header(self, line: str) -> bool:
         if not line.strip():
             self.findings.add(
-                "line 1 is empty",
+                "the header line is empty",
                 "put the header on the first line, e.g. " + ",".join(REQUIRED_COLUMNS[self.kind]),
                 line=1,
             )
@@ -544,7 +544,11 @@ class _FileCheck:
         if name in ID_COLUMNS[self.kind]:
             if not value.strip():
                 add(
-                    f"{name} is empty", f"give every row a {name} value", line=line, column=name, kind="empty"
+                    f"{name} is empty",
+                    f"give every row a value in {name}",
+                    line=line,
+                    column=name,
+                    kind="empty",
                 )
             elif len(value) > MAX_ID_CHARS:
                 add(

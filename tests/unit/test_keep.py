@@ -31,7 +31,7 @@ def personalize() -> Iterator[tuple[Any, Stubber]]:
 
 
 def _run() -> Run:
-    files = {"interactions": "s3://b/x/i.csv", "items": "s3://b/x/t.csv"}
+    files: dict[str, Any] = {"interactions": "s3://b/x/i.csv", "items": "s3://b/x/t.csv"}
     return Run(
         config=RunConfig(experiment="x", sensitivities=["OFF", "HIGH"], **files),
         execution_arn="arn:aws:states:us-east-1:123456789012:execution:sweep:x",

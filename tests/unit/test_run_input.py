@@ -11,7 +11,7 @@ from sweep_core.errors import InvalidInputError
 from sweep_core.models import RunConfig
 from sweep_core.run_input import parse_run_config
 
-BASE = {"experiment": "shop", "interactions": "events.csv", "items": "catalog.csv"}
+BASE: dict[str, Any] = {"experiment": "shop", "interactions": "events.csv", "items": "catalog.csv"}
 LIBRARY_WORDS = re.compile(r"pydantic|Input should|Value error|Extra inputs|https?:|type=")
 
 
@@ -48,6 +48,8 @@ def test_camel_case_fields_are_accepted() -> None:
         ),
         ({"campaignTpsHourPrice": "inf"}, "field 'campaignTpsHourPrice' is \"inf\", not a number"),
         ({"sampleUsers": [1]}, "field 'sampleUsers' is 1, not text — write it in double quotes"),
+        ({"minProvisionedTPS": True}, "field 'minProvisionedTPS' is true, not a whole number"),
+        ({"reportUsers": 2.5}, "field 'reportUsers' is 2.5, not a whole number"),
         ({"sampleUsers": ["a"] * 11}, "field 'sampleUsers' has 11 entries — give at most 10"),
         (
             {"sampleUsers": ["a", "a"]},
@@ -60,7 +62,8 @@ def test_camel_case_fields_are_accepted() -> None:
         ({"sensitivities": []}, "field 'sensitivities' has 0 entries — give at least 1"),
         ({"performAutoTraining": "maybe"}, 'is "maybe", not true or false — write true or false'),
         ({"policy": []}, "field 'policy' is [], not an object — write a JSON object of its fields"),
-        ({"numResults": 1e30}, "field 'numResults' is 1e+30, not a whole number of a usable size"),
+        ({"numResults": 1e30}, "field 'numResults' is 1e+30, not a whole number"),
+        ({"numResults": 10**30}, "is 1000000000000000000000000000000, out of range — use at most 500"),
         (
             {"mode": "sweeep"},
             "field 'mode' is \"sweeep\", not one of the allowed values — did you mean 'sweep'?",

@@ -170,7 +170,7 @@ CASES = [
         "interactions-blank-first-line",
         set_line("interactions.csv", 1, b""),
         "interactions.csv",
-        "line 1 is empty",
+        "the header line is empty",
         1,
     ),
     Case(
