@@ -114,8 +114,9 @@ class LocalCloud:
         self._runtime = LambdaRuntime(self.stack.functions, self._function_environment)
         self._bridge = EventBridgeBridge(REGION, self.authorizer)
         self._patches: list[MotoPatch] = [
-            # A local second per `time_scale` declared seconds: at 0.01 a 60 s poll lasts 0.6 s.
-            WaitPatch(time_scale),
+            # A local second per `time_scale` declared seconds: at 0.01 a 60 s poll lasts 0.6 s, except
+            # while the local Personalize endpoint computes, when the clock runs at real speed.
+            WaitPatch(time_scale, self._personalize_computing),
             RetrySleepPatch(time_scale),
             LambdaInvokePatch(self._runtime.invoke),
             S3EventPatch(self._bridge.on_s3_event),
@@ -218,6 +219,11 @@ class LocalCloud:
         self.personalize_url = str(self._personalize.url)
         self.environment["AWS_ENDPOINT_URL_PERSONALIZE"] = self.personalize_url
         self.environment["AWS_ENDPOINT_URL_PERSONALIZE_RUNTIME"] = self.personalize_url
+
+    def _personalize_computing(self) -> bool:
+        """Whether the local Personalize endpoint is importing or training right now."""
+        personalize = self._personalize
+        return personalize is not None and personalize.computing()
 
     def _post_moto_api(self, path: str, body: bytes) -> None:
         request = urllib.request.Request(f"{self.endpoint_url}{path}", data=body, method="POST")  # noqa: S310

@@ -267,28 +267,63 @@ class LambdaInvokePatch(MotoPatch):
         return invoke
 
 
+# How often a Wait state looks again whether the local endpoint is computing, in real seconds.
+_CLOCK_TICK = 0.1
+# Less real time than this left of a wait is no wait at all.
+_CLOCK_RESOLUTION = 0.001
+
+
+def scaled_wait(
+    declared_seconds: float,
+    scale: float,
+    *,
+    computing: Callable[[], bool],
+    wait: Callable[[float], bool],
+    monotonic: Callable[[], float] = time.monotonic,
+) -> None:
+    """Let `declared_seconds` pass on the local cloud's clock, which runs 1/`scale` times as fast as real
+    time while the local endpoint is idle, and at real speed while it computes (an import or a fit takes
+    the time it takes, and that time is not shortened for the wait loops that count it against their
+    budgets). `wait(timeout)` sleeps and returns True when the waiting should end early."""
+    passed = 0.0
+    last = monotonic()
+    while passed < declared_seconds:
+        busy = computing()
+        real_left = declared_seconds - passed if busy else (declared_seconds - passed) * scale
+        if real_left < _CLOCK_RESOLUTION:
+            return
+        if wait(min(real_left, _CLOCK_TICK)):
+            return
+        now = monotonic()
+        passed += (now - last) if busy else (now - last) / scale
+        last = now
+
+
 class WaitPatch(MotoPatch):
-    """A Wait state lasts `scale` times its duration, and still ends early when the execution stops."""
+    """A Wait state lasts `scale` times its duration while `computing()` is False and its full duration
+    while it is True (see scaled_wait), and still ends early when the execution stops."""
 
     module = "moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function"
     cls = "WaitFunction"
     attribute = "_wait_interval"
     parameters: tuple[str, ...] = ("self", "env", "wait_seconds")
 
-    def __init__(self, scale: float) -> None:
+    def __init__(self, scale: float, computing: Callable[[], bool] = lambda: False) -> None:
         super().__init__()
         self._scale = scale
+        self._computing = computing
 
     def replacement(self, original: Callable[..., Any]) -> Callable[..., Any]:
-        scale = self._scale
+        scale, computing = self._scale, self._computing
 
         def wait_interval(_function: Any, env: Any, wait_seconds: int) -> None:
-            deadline = time.monotonic() + wait_seconds * scale
-            while env.is_running():
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return
-                env.program_state_event.wait(remaining)
+            def wait(timeout: float) -> bool:
+                if not env.is_running():
+                    return True
+                env.program_state_event.wait(timeout)
+                return not env.is_running()
+
+            scaled_wait(wait_seconds, scale, computing=computing, wait=wait)
 
         return wait_interval
 

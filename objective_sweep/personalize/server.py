@@ -294,6 +294,11 @@ class LocalPersonalize:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
 
+    def computing(self) -> bool:
+        """Whether an import, a training or another job's real work is running now (not an injected delay)."""
+        service = self.service
+        return service is not None and service.computing()
+
     def start(self) -> LocalPersonalize:
         if self._server is not None:
             return self

@@ -184,6 +184,24 @@ class PersonalizeService:
         # train on the same imports, and one snapshot (indexed and fingerprinted once) serves them all.
         self._snapshots: dict[tuple[str, str | None], tuple[Table, Table | None, training.Interactions]] = {}
         self._started = time.time()
+        # Jobs whose real work (an import's parse, a fit) runs now; the local cloud's clock runs at
+        # real speed while it is above zero.
+        self._working = 0
+        self._working_lock = threading.Lock()
+
+    def computing(self) -> bool:
+        """Whether some job's real work is running now; an injected delay (faults) does not count."""
+        with self._working_lock:
+            return self._working > 0
+
+    def _work(self, work: Callable[[], None]) -> None:
+        with self._working_lock:
+            self._working += 1
+        try:
+            work()
+        finally:
+            with self._working_lock:
+                self._working -= 1
 
     def shutdown(self) -> None:
         """Stop background work; jobs that are waiting end at once, a running fit finishes first."""
@@ -332,7 +350,7 @@ class PersonalizeService:
                 if reason:
                     raise _JobFailure(reason)
                 if work is not None:
-                    work()
+                    self._work(work)
                 if not self._pause():
                     return
                 with self._lock:

@@ -234,3 +234,44 @@ def test_a_stalled_client_is_disconnected(s3_endpoint: str) -> None:
         while threading.active_count() > before and time.monotonic() < deadline:
             time.sleep(0.05)
         assert threading.active_count() <= before
+
+
+def test_computing_means_an_import_is_parsing_not_an_injected_delay(
+    s3_endpoint: str, s3_data: dict[str, str], kit: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The local cloud's clock runs at real speed while computing() is True (docs/local-cloud.md)."""
+    from objective_sweep.personalize import service
+
+    parsing, release = threading.Event(), threading.Event()
+    real_read = service.read_s3_location
+
+    def held_read(*args: Any, **kwargs: Any) -> Any:
+        parsing.set()
+        release.wait(30)
+        return real_read(*args, **kwargs)
+
+    monkeypatch.setattr(service, "read_s3_location", held_read)
+    with LocalPersonalize(port=0, s3_endpoint_url=s3_endpoint, status_delay=0.01) as local:
+        local.faults.add({"slow": [{"resource": "datasetImportJob", "seconds": 1}]})
+        clients = kit.make_clients(local.url)
+        assert not local.computing()
+        group = kit.build_group(clients, "computing", s3_data["few"], None, wait=False)
+        job = clients.personalize.list_dataset_import_jobs(datasetArn=group.interactions)
+        [arn] = [j["datasetImportJobArn"] for j in job["datasetImportJobs"]]
+        # In progress, held by the injected delay: nothing computes.
+        kit.wait_until(
+            clients.personalize.describe_dataset_import_job,
+            "datasetImportJob",
+            done=("CREATE IN_PROGRESS",),
+            datasetImportJobArn=arn,
+        )
+        assert not parsing.is_set()
+        assert not local.computing()
+        assert parsing.wait(30)
+        assert local.computing()
+        release.set()
+        record = kit.wait_until(
+            clients.personalize.describe_dataset_import_job, "datasetImportJob", datasetImportJobArn=arn
+        )
+        assert record["status"] == "ACTIVE", record.get("failureReason")
+        assert not local.computing()
