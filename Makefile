@@ -1,4 +1,5 @@
-# One obvious way to run things: make demo, make test, make lint, make bench.
+# One obvious way to run things: make demo, make test, make lint, make bench; make unit for the fast
+# tests (those not marked slow) before a commit.
 # The venvs are made with the Python scripts/find-python.sh picks (python3.12, the Lambda runtime,
 # first); `make PYTHON=/path/to/python3.X ...` names another. Installs use uv, bootstrapped by pip,
 # from hashed locks (make lock).
@@ -15,7 +16,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # Single-threaded BLAS: training is parallelised by the workflow's branches, not inside numpy.
 export OPENBLAS_NUM_THREADS := 1
 
-.PHONY: demo test lint pytest bench clean lock
+.PHONY: demo test unit lint pytest bench clean lock
 
 $(UV): requirements/uv.txt
 	@echo "installing uv into $(UV_HOME) (about 15 seconds)"
@@ -63,6 +64,11 @@ pytest: $(VENV)/.installed $(CHROMIUM)/.installed
 	$(BIN)/pytest
 
 test: lint pytest
+
+# The tests not marked slow (no whole workflow, no real MovieLens training): under 30 s; the
+# pre-commit hook runs them.
+unit: $(VENV)/.installed $(CHROMIUM)/.installed
+	$(BIN)/pytest -q -m "not slow"
 
 bench: $(VENV)/.installed
 	$(BIN)/python -m benchmarks $(BENCH)

@@ -3,13 +3,43 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.s3 import s3_server
 
 from objective_sweep.datasets.synthetic import SyntheticSpec, generate
 from objective_sweep.localcloud import LocalCloud
 from objective_sweep.localcloud.runs import Deployment, RunFiles
+
+# Every test runs with the same AWS environment whichever folder ran first: fake credentials in
+# moto's region and no setting that could send a client to a real account or elsewhere. A local
+# cloud sets its own endpoints while it runs and gives these back when it stops.
+AWS_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+AWS_UNSET = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _aws_environment() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in AWS_ENVIRONMENT.items():
+            patch.setenv(key, value)
+        for key in [*AWS_UNSET, *(key for key in os.environ if key.startswith("AWS_ENDPOINT_URL"))]:
+            patch.delenv(key, raising=False)
+        yield
+
+
+@pytest.fixture(scope="session")
+def s3_server_url() -> Iterator[str]:
+    """A moto S3 server in its own process, untouched by mock_aws or a local cloud in this one."""
+    with s3_server() as url:
+        yield url
+
 
 # The team's copy of MovieLens latest-small lives beside the checkout, never in it (its licence
 # forbids redistribution here); OBJECTIVE_SWEEP_ML_LATEST_SMALL points elsewhere.

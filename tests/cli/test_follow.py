@@ -25,13 +25,20 @@ from objective_sweep.localcloud.runs import Deployment, RunFiles
 pytestmark = pytest.mark.slow
 
 SWEEP = Path(sys.executable).parent / "sweep"
+# Long enough for the piped run's follower to start and be interrupted while the execution runs.
+PIPED_HOLD_S = 15
 # Long enough that a cut ("...") or a terminal-wide line would lose its end.
 REASON = (
     "Injected failure: the HIGH level's training could not converge on this data because the "
     "interactions file has too few distinct items per user; create more interactions per user, or "
     "lower the objective sensitivity, then run the experiment again (END-OF-REASON)"
 )
-FAULTS = {"fail": [{"resource": "solutionVersion", "name": "partial-high*", "reason": REASON}]}
+FAULTS = {
+    "fail": [{"resource": "solutionVersion", "name": "partial-high*", "reason": REASON}],
+    # The piped run's training is held, so its execution is still running when its follower is
+    # interrupted (otherwise a quick execution can end first and the follower exits 0).
+    "slowTraining": [{"name": "piped-*", "seconds": PIPED_HOLD_S}],
+}
 
 
 @pytest.fixture(scope="module")
@@ -153,18 +160,25 @@ def test_a_closed_pipe_or_ctrl_c_stops_the_command_without_a_traceback(
             assert head[-1], head
         (execution,) = [line for line in head if line.startswith("execution ")]
         arn = execution.split()[1]
-        follower = subprocess.Popen(
-            [str(SWEEP), "follow", arn, "--endpoint", cloud.endpoint_url, "--out", str(tmp_path / "f")],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_environment(),
-        )  # fmt: skip
-        run.stdout.close()
-        assert run.wait(timeout=120) == ExitStatus.BROKEN_PIPE == 141
+        # A shell starts a background job with Ctrl-C ignored, and a child inherits that: the follower
+        # gets Ctrl-C's default here whoever started the tests (exec resets a handler, not SIG_IGN).
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+        try:
+            follower = subprocess.Popen(
+                [str(SWEEP), "follow", arn, "--endpoint", cloud.endpoint_url, "--out", str(tmp_path / "f")],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_environment(),
+            )  # fmt: skip
+        finally:
+            signal.signal(signal.SIGINT, previous)
         assert follower.stdout is not None
         assert follower.stdout.readline().startswith(f"execution {arn}")
         follower.send_signal(signal.SIGINT)
         _, follower_err = follower.communicate(timeout=60)
         assert follower.returncode == ExitStatus.INTERRUPTED == 130
         assert follower_err == "sweep follow: interrupted; stopped cleanly\n"
+        # The run writes its next progress line when the held training ends, and finds the pipe closed.
+        run.stdout.close()
+        assert run.wait(timeout=PIPED_HOLD_S + 120) == ExitStatus.BROKEN_PIPE == 141
         run_err = run.stderr.read() if run.stderr else ""
         assert run_err == "sweep run: the output was closed (broken pipe); stopped\n"
     finally:

@@ -13,7 +13,6 @@ from typing import Any, TypeVar
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 from pydantic import BaseModel
 from sweep_core.models import RunConfig
 from sweep_core.prepare import report_users
@@ -35,29 +34,10 @@ SMALL = SyntheticSpec(users=120, items=200, interactions=4_000, seed=11)
 State = TypeVar("State", bound=BaseModel)
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _aws_environment() -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as patch:
-        for key, value in {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }.items():
-            patch.setenv(key, value)
-        for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_PERSONALIZE"):
-            patch.delenv(key, raising=False)
-        yield
-
-
 @pytest.fixture(scope="session")
-def s3_url() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    boto3.client("s3", endpoint_url=url).create_bucket(Bucket=BUCKET)
-    yield url
-    server.stop()
+def s3_url(s3_server_url: str) -> str:
+    boto3.client("s3", endpoint_url=s3_server_url).create_bucket(Bucket=BUCKET)
+    return s3_server_url
 
 
 @pytest.fixture(scope="session")

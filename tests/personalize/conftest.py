@@ -19,7 +19,6 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.validate import ParamValidator
-from moto.server import ThreadedMotoServer
 
 from objective_sweep.datasets.prepared import ROYALTY_TIERS
 from objective_sweep.personalize.server import LocalPersonalize
@@ -55,30 +54,10 @@ RECIPE = "arn:aws:personalize:::recipe/aws-user-personalization"
 ROLE = "arn:aws:iam::123456789012:role/PersonalizeS3"
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _aws_environment() -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as patch:
-        for key, value in {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }.items():
-            patch.setenv(key, value)
-        for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_PERSONALIZE"):
-            patch.delenv(key, raising=False)
-        yield
-
-
 @pytest.fixture(scope="session")
-def s3_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    boto3.client("s3", endpoint_url=url).create_bucket(Bucket=BUCKET)
-    yield url
-    server.stop()
+def s3_endpoint(s3_server_url: str) -> str:
+    boto3.client("s3", endpoint_url=s3_server_url).create_bucket(Bucket=BUCKET)
+    return s3_server_url
 
 
 def synthetic_interactions(users: int = 60, items: int = 90, per_user: int = 25) -> str:

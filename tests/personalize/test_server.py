@@ -68,6 +68,8 @@ def test_arns_carry_the_callers_region(endpoint: LocalPersonalize, kit: Any) -> 
     assert "regional" not in {g["name"] for g in east.list_dataset_groups()["datasetGroups"]}
 
 
+# Starts the installed command twice (each a fresh interpreter importing the training stack).
+@pytest.mark.slow
 def test_cli_prints_the_url_first_and_serves_with_its_faults(kit: Any) -> None:
     sweep = str(Path(sys.executable).with_name("sweep"))
     faults = '{"throttle": [{"operation": "ListRecipes", "count": 1}]}'
