@@ -21,6 +21,7 @@ server API (/moto-api/config, /moto-api/reset) or its public backends.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import importlib
 import inspect
@@ -81,7 +82,7 @@ def caller_of(authorization: str) -> tuple[str | None, str, str]:
     return match.group(1), match.group(2), match.group(3)
 
 
-class MotoPatch:
+class MotoPatch(abc.ABC):
     """Replaces one function of a moto class (or module, when `cls` is empty) while installed.
     Subclasses name the target and its expected parameters, and build the replacement from the
     original."""
@@ -94,8 +95,9 @@ class MotoPatch:
     def __init__(self) -> None:
         self._saved: Any = None
 
+    @abc.abstractmethod
     def replacement(self, original: Any) -> Any:
-        raise NotImplementedError
+        """The function installed in place of `original`."""
 
     def _target(self) -> Any:
         module = importlib.import_module(self.module)
