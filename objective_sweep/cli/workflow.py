@@ -427,9 +427,10 @@ def _retrain(args: argparse.Namespace) -> int:
     started = time.monotonic()
     with _existing_deployment(args) as deployment:
         execution_arn = start_console_run(deployment, retrain_input(deployment, args.experiment))
-        return _follow_and_collect(
-            deployment, execution_arn, args.experiment, list(ALL_SENSITIVITIES), args.out, started
-        )
+        # The schedule's input may train fewer levels than four: follow the ones it asks for.
+        described = deployment.client("stepfunctions").describe_execution(executionArn=execution_arn)
+        _, levels = _what_it_runs(deployment, dict(described))
+        return _follow_and_collect(deployment, execution_arn, args.experiment, levels, args.out, started)
 
 
 def _cleanup(args: argparse.Namespace) -> int:
