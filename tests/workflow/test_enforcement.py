@@ -8,15 +8,12 @@ import json
 import shutil
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from support.toy import TOY, TOY_SCALE
 
 from objective_sweep.localcloud import LocalCloud
-
-TOY = Path(__file__).parent / "toy"
-
 
 # Two more readers for the variant: one whose role grants no S3 action, one that may get objects but
 # not list the bucket.
@@ -48,7 +45,7 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
     variant = variant.replace("  SleepyFunction:\n", EXTRA_FUNCTIONS + "  SleepyFunction:\n")
     assert variant.count("FlakyFunction") == template.count("FlakyFunction") - 1
     (folder / "template.yaml").write_text(variant, encoding="utf-8")
-    with LocalCloud(folder / "template.yaml", personalize=False, time_scale=0.0005) as running:
+    with LocalCloud(folder / "template.yaml", personalize=False, time_scale=TOY_SCALE) as running:
         running.client("s3").put_object(Bucket=running.stack.bucket_name, Key="data/x.csv", Body=b"12345")
         yield running
 

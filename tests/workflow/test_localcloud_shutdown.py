@@ -8,15 +8,14 @@ import os
 import socket
 import threading
 import time
-from pathlib import Path
 
 import boto3
 import pytest
 from moto import mock_aws
+from support.toy import TOY_SCALE
+from support.toy import TOY_TEMPLATE as TOY
 
 from objective_sweep.localcloud import LocalCloud
-
-TOY = Path(__file__).parent / "toy" / "template.yaml"
 
 
 def test_stop_leaves_no_thread_port_patch_or_variable(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -29,7 +28,7 @@ def test_stop_leaves_no_thread_port_patch_or_variable(monkeypatch: pytest.Monkey
     original_authorize = ActionAuthenticatorMixin._authenticate_and_authorize_action
     threads_before = set(threading.enumerate())
     endpoint_before = os.environ.get("AWS_ENDPOINT_URL")
-    with LocalCloud(TOY, personalize=False, time_scale=0.0005) as cloud:
+    with LocalCloud(TOY, personalize=False, time_scale=TOY_SCALE) as cloud:
         port = int(cloud.endpoint_url.rsplit(":", 1)[1])
         sfn = cloud.client("stepfunctions")
         # An execution still waiting when the cloud stops must not outlive it.
@@ -53,7 +52,7 @@ def test_stop_leaves_no_thread_port_patch_or_variable(monkeypatch: pytest.Monkey
 def test_after_the_cloud_mock_aws_names_an_unnamed_execution_again() -> None:
     # moto's settings are process-wide: the interpreter the cloud switched on, without the cloud's
     # patches, would name an unnamed execution "None" in a later mock_aws of the same process.
-    with LocalCloud(TOY, personalize=False, time_scale=0.0005):
+    with LocalCloud(TOY, personalize=False, time_scale=TOY_SCALE):
         pass
     with mock_aws():
         sfn = boto3.client("stepfunctions", region_name="us-east-1")
