@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from support.runs import wait_for
 from support.toy import TOY, TOY_SCALE
 
 from objective_sweep.localcloud import LocalCloud
@@ -86,8 +86,7 @@ def test_the_state_machine_invokes_only_the_functions_its_role_names(cloud: Loca
     arn = sfn.start_execution(
         stateMachineArn=cloud.stack.state_machine_arn, input=json.dumps({"items": [1]})
     )["executionArn"]
-    while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
-        time.sleep(0.1)
+    described = wait_for(cloud.deployment(), arn, timeout=60, interval=0.1)
     assert described["status"] == "FAILED"
     flaky = next(f for f in cloud.stack.functions if f.logical_id == "FlakyFunction")
     assert "lambda:InvokeFunction" in described["cause"]

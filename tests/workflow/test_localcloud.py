@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from support.runs import wait_for
 from support.toy import TOY_SCALE
 from support.toy import TOY_TEMPLATE as TOY
 
@@ -26,10 +27,7 @@ def cloud() -> Iterator[LocalCloud]:
 
 
 def _finish(cloud: LocalCloud, arn: str) -> dict[str, Any]:
-    sfn = cloud.client("stepfunctions")
-    while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
-        time.sleep(0.1)
-    return dict(described)
+    return wait_for(cloud.deployment(), arn, timeout=60, interval=0.1)
 
 
 def test_template_intrinsics_resolve_to_local_names() -> None:

@@ -7,11 +7,11 @@ import json
 import os
 import socket
 import threading
-import time
 
 import boto3
 import pytest
 from moto import mock_aws
+from support.poll import poll
 from support.toy import TOY_SCALE
 from support.toy import TOY_TEMPLATE as TOY
 
@@ -40,7 +40,10 @@ def test_stop_leaves_no_thread_port_patch_or_variable(monkeypatch: pytest.Monkey
         assert os.environ["AWS_ENDPOINT_URL"] == cloud.endpoint_url
         assert "AWS_ENDPOINT_URL_S3" not in os.environ
     assert set(threading.enumerate()) <= threads_before
-    assert [pid for pid in processes if _alive(pid)] == []
+    # A killed container may need a moment to be reaped.
+    poll(
+        lambda: [pid for pid in processes if _alive(pid)], lambda alive: alive == [], timeout=5, interval=0.05
+    )
     with socket.socket() as probe:
         assert probe.connect_ex(("127.0.0.1", port)) != 0
     assert LambdaSimpleBackend.invoke is original_invoke
@@ -66,12 +69,8 @@ def test_after_the_cloud_mock_aws_names_an_unnamed_execution_again() -> None:
 
 
 def _alive(pid: int) -> bool:
-    # A killed container may need a moment to be reaped.
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        time.sleep(0.05)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
     return True
