@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import io
-import json
 
 import boto3
 import pytest
+from support.personalize import ITEMS_SCHEMA
 
 from objective_sweep.personalize.data import (
     ImportFailure,
@@ -18,21 +18,9 @@ from objective_sweep.personalize.data import (
 )
 from objective_sweep.personalize.protocol import ApiError
 
-ITEMS = json.dumps(
-    {
-        "type": "record",
-        "name": "Items",
-        "fields": [
-            {"name": "ITEM_ID", "type": "string"},
-            {"name": "ROYALTY", "type": "float"},
-            {"name": "GENRE", "type": ["null", "string"], "categorical": True},
-        ],
-    }
-)
-
 
 def test_a_schema_is_parsed_into_typed_columns() -> None:
-    schema = parse_schema(ITEMS)
+    schema = parse_schema(ITEMS_SCHEMA)
     genre = schema.column("GENRE")
     assert genre is not None
     assert (genre.type, genre.nullable, genre.categorical) == ("string", True, True)
@@ -59,7 +47,9 @@ def test_bad_schemas_are_invalid_input(text: str, message: str) -> None:
 
 def test_csv_values_are_typed_and_nullable_columns_may_be_empty() -> None:
     table = read_csv(
-        "s3://b/items.csv", io.StringIO('ITEM_ID,ROYALTY,GENRE\n1,-0.005,"A|B"\n2,0,\n'), parse_schema(ITEMS)
+        "s3://b/items.csv",
+        io.StringIO('ITEM_ID,ROYALTY,GENRE\n1,-0.005,"A|B"\n2,0,\n'),
+        parse_schema(ITEMS_SCHEMA),
     )
     columns = {name: list(values) for name, values in table.columns.items()}
     assert columns == {"ITEM_ID": ["1", "2"], "ROYALTY": [-0.005, 0.0], "GENRE": ["A|B", None]}
@@ -80,7 +70,7 @@ def test_csv_values_are_typed_and_nullable_columns_may_be_empty() -> None:
 )
 def test_bad_rows_name_the_file_line_and_column(body: str, message: str) -> None:
     with pytest.raises(ImportFailure, match=message.replace("(", r"\(").replace(")", r"\)")):
-        read_csv("s3://b/items.csv", io.StringIO(body), parse_schema(ITEMS))
+        read_csv("s3://b/items.csv", io.StringIO(body), parse_schema(ITEMS_SCHEMA))
 
 
 def test_incremental_rows_fill_a_missing_nullable_column_with_null() -> None:
@@ -100,10 +90,10 @@ def test_an_import_streams_the_object_and_names_bytes_that_are_not_utf8(s3_endpo
     s3.create_bucket(Bucket="streams")
     s3.put_object(Bucket="streams", Key="ok.csv", Body=b"\xef\xbb\xbfITEM_ID,ROYALTY\r\n1,-0.5\r\n2,0\r\n")
     s3.put_object(Bucket="streams", Key="bad.csv", Body=b"ITEM_ID,ROYALTY\n1\xff,-0.5\n")
-    table = read_s3_location(s3, "s3://streams/ok.csv", parse_schema(ITEMS))
+    table = read_s3_location(s3, "s3://streams/ok.csv", parse_schema(ITEMS_SCHEMA))
     assert {name: list(values) for name, values in table.columns.items()} == {
         "ITEM_ID": ["1", "2"],
         "ROYALTY": [-0.5, 0.0],
     }
     with pytest.raises(ImportFailure, match=r"s3://streams/bad.csv: b'\\xff,-0' is not UTF-8"):
-        read_s3_location(s3, "s3://streams/bad.csv", parse_schema(ITEMS))
+        read_s3_location(s3, "s3://streams/bad.csv", parse_schema(ITEMS_SCHEMA))
