@@ -3,7 +3,9 @@ misspelt in a record's `wire()` would be dropped silently by the projection, so 
 
 from __future__ import annotations
 
+import re
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -171,3 +173,12 @@ def test_another_thread_waits_for_a_transaction_to_end() -> None:
         records.add(_every_kind()["DatasetGroup"])
     thread.join(5)
     assert seen == [1]
+
+
+def test_the_map_in_the_docs_names_every_module_of_the_package() -> None:
+    root = Path(__file__).resolve().parents[2]
+    doc = (root / "docs" / "local-personalize.md").read_text()
+    section = doc.split("## Map of objective_sweep/personalize", 1)[1].split("\n## ", 1)[0]
+    mapped = set(re.findall(r"^\| `(\w+\.py)` \|", section, re.MULTILINE))
+    modules = {p.name for p in (root / "objective_sweep" / "personalize").glob("*.py")} - {"__init__.py"}
+    assert mapped == modules
