@@ -31,11 +31,25 @@ class ReadProgress(CamelModel):
 
 
 def describe_bytes(done: int, total: int | None) -> str:
-    """'120 of 576 MB (21%)', or '120 MB' when the size is unknown."""
-    mb = 1024 * 1024
+    """'120 of 576 MB (21%)', or '120 MB' when the size is unknown; the unit fits the size, so a
+    small file reads '12 of 40 KB', not '0 of 0 MB'."""
+    unit, scale = _unit(total or done)
     if not total:
-        return f"{done / mb:.0f} MB"
-    return f"{done / mb:.0f} of {total / mb:.0f} MB ({100 * done / total:.0f}%)"
+        return f"{_amount(done, scale)} {unit}"
+    return f"{_amount(done, scale)} of {_amount(total, scale)} {unit} ({100 * done / total:.0f}%)"
+
+
+_UNITS = (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024))
+
+
+def _unit(size: int) -> tuple[str, int]:
+    return next(((name, scale) for name, scale in _UNITS if size >= scale), ("bytes", 1))
+
+
+def _amount(size: int, scale: int) -> str:
+    # One decimal where whole units would hide the movement (1.4 of 2.1 GB), none from 10 up.
+    value = size / scale
+    return f"{value:.1f}" if scale > 1 and value < 10 else f"{value:.0f}"
 
 
 class ProgressReader:

@@ -78,7 +78,8 @@ def _problem(issue: Mapping[str, Any], source: str, options: Mapping[str, str]) 
         return Problem(source, f"the required field '{path}' is missing", f"add it{described}")
     if option:
         typed = issue["input"]
-        source = f"{option} {','.join(map(str, typed)) if isinstance(typed, list) else typed}"
+        written = ",".join(map(str, typed)) if isinstance(typed, list) else str(typed)
+        source = f"{option} {written}" if written else option
     if kind in ("value_error", "assertion_error"):
         reason = str(ctx.get("error", issue["msg"]))
         return Problem(source, reason if option or not path else f"field '{path}': {reason}", "")
@@ -87,8 +88,10 @@ def _problem(issue: Mapping[str, Any], source: str, options: Mapping[str, str]) 
         written = str(issue["input"]).lower()
         for short, long in _ABBREVIATIONS.items():
             written = re.sub(rf"\b{short}(?=_|$)", long, written)
-        close = difflib.get_close_matches(written, allowed, n=1, cutoff=0.5)
-        hint = f"did you mean '{close[0]}'? " if close else ""
+        # Compared in lower case, so "HIHG" finds HIGH as "recomended" finds recommended.
+        by_lower = {name.lower(): name for name in allowed}
+        close = difflib.get_close_matches(written, list(by_lower), n=1, cutoff=0.5)
+        hint = f"did you mean '{by_lower[close[0]]}'? " if close else ""
         return Problem(
             source, f"{subject} is {value}, not one of the allowed values", f"{hint}use {_listed(allowed)}"
         )

@@ -47,14 +47,10 @@ DEFAULT_STACK = "objective-sweep"
 DEMO_EXPERIMENT = "demo"
 
 
-def _sensitivities(text: str) -> list[Sensitivity]:
-    levels = [part.strip().upper() for part in text.split(",") if part.strip()]
-    unknown = [level for level in levels if level not in ALL_SENSITIVITIES]
-    if unknown or not levels:
-        raise argparse.ArgumentTypeError(
-            f"expected a comma-separated list of {','.join(ALL_SENSITIVITIES)}, got {text!r}"
-        )
-    return levels  # type: ignore[return-value]
+def _sensitivities(text: str) -> list[str]:
+    """The levels as written, upper-cased; RunConfig judges them, so a misspelt level gets the same
+    did-you-mean as in a run file."""
+    return [part.strip().upper() for part in text.split(",") if part.strip()]
 
 
 def _add_target_options(parser: argparse.ArgumentParser) -> None:
@@ -71,9 +67,10 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--sensitivities", type=_sensitivities, help="levels to train, e.g. OFF,HIGH (default all four)"
     )
+    # No argparse choices: RunConfig refuses a bad value with a did-you-mean (e.g. recomended).
     parser.add_argument(
         "--keep",
-        choices=("all", "recommended", "none"),
+        metavar="{all,recommended,none}",
         help="campaigns left running after the comparison (default recommended: only the recommended level's)",
     )
     parser.add_argument("--out", type=Path, help="results folder (default results/<experiment>/<execution>/)")
@@ -301,7 +298,9 @@ def _sweep(args: argparse.Namespace, files: RunFiles, **fields: Any) -> int:
             fields[name] = getattr(args, name)
     # A refusal names the run file, or the option, that gave the field.
     given = [
-        name for name in ("experiment", "objective", "sensitivities", "keep") if getattr(args, name, None)
+        name
+        for name in ("experiment", "objective", "sensitivities", "keep")
+        if getattr(args, name, None) is not None
     ]
     run_file = getattr(args, "run_file", None)
     try:
@@ -428,9 +427,10 @@ def _retrain(args: argparse.Namespace) -> int:
     started = time.monotonic()
     with _existing_deployment(args) as deployment:
         execution_arn = start_console_run(deployment, retrain_input(deployment, args.experiment))
-        return _follow_and_collect(
-            deployment, execution_arn, args.experiment, list(ALL_SENSITIVITIES), args.out, started
-        )
+        # The schedule's input may train fewer levels than four: follow the ones it asks for.
+        described = deployment.client("stepfunctions").describe_execution(executionArn=execution_arn)
+        _, levels = _what_it_runs(deployment, dict(described))
+        return _follow_and_collect(deployment, execution_arn, args.experiment, levels, args.out, started)
 
 
 def _cleanup(args: argparse.Namespace) -> int:

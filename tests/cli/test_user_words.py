@@ -182,6 +182,18 @@ def test_run_file_mistakes_name_the_run_file_and_the_field(
             "OFF,OFF",
             "--sensitivities OFF,OFF: a sensitivity is listed twice — list each level once",
         ),
+        (
+            "--sensitivities",
+            "off,HIHG",
+            "--sensitivities HIHG: the value is \"HIHG\", not one of the allowed values — did you mean 'HIGH'?",
+        ),
+        ("--sensitivities", ",", "--sensitivities: the value has 0 entries — give at least 1"),
+        (
+            "--keep",
+            "recomended",
+            '--keep recomended: the value is "recomended", not one of the allowed values — '
+            "did you mean 'recommended'? use 'all', 'recommended' or 'none'",
+        ),
     ],
 )
 def test_option_mistakes_name_the_option(

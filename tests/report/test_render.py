@@ -17,10 +17,10 @@ from sweep_core.report import (
     render_text,
     summary,
 )
+from sweep_core.report.chart import Point, frontier
 from sweep_core.report.format import signed_percent
-from sweep_core.report.markdown import md_escape
 from sweep_core.report.model import ComparisonInput, LevelOutcome
-from sweep_core.report.page import _Point, frontier
+from sweep_core.report.render import md_escape
 
 MakeInput = Callable[..., ComparisonInput]
 MakeLevel = Callable[..., LevelOutcome]
@@ -226,14 +226,14 @@ def test_execution_output_stays_small_with_1000_report_users(make_study: MakeInp
 
 def test_frontier_keeps_only_levels_no_other_beats_on_both_axes() -> None:
     points = [
-        _Point("OFF", -0.7, 0.0937),
-        _Point("LOW", -0.63, 0.1),
-        _Point("MEDIUM", -0.52, 0.0961),
-        _Point("HIGH", -0.34, 0.0999),
+        Point("OFF", -0.7, 0.0937),
+        Point("LOW", -0.63, 0.1),
+        Point("MEDIUM", -0.52, 0.0961),
+        Point("HIGH", -0.34, 0.0999),
     ]
     # OFF is beaten by LOW on both axes, MEDIUM by HIGH; LOW and HIGH each win on one axis.
     assert [p.sensitivity for p in frontier(points)] == ["LOW", "HIGH"]
-    assert [p.sensitivity for p in frontier([_Point("OFF", 0.0, 0.0), _Point("HIGH", 0.0, 0.0)])] == [
+    assert [p.sensitivity for p in frontier([Point("OFF", 0.0, 0.0), Point("HIGH", 0.0, 0.0)])] == [
         "OFF",
         "HIGH",
     ]

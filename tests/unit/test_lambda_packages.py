@@ -11,6 +11,8 @@ import sys
 from importlib.metadata import distribution
 from pathlib import Path
 
+from sweep_core.report import render
+
 from objective_sweep.localcloud.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,6 +68,7 @@ def test_every_third_party_import_of_the_functions_is_in_the_layer() -> None:
     # Distribution names of the packages the functions import (stubs are for the type checker only).
     provided = {"boto3": "boto3", "botocore": "botocore", "pydantic": "pydantic"}
     provided["aws_lambda_powertools"] = "aws-lambda-powertools"
+    provided |= {"jinja2": "jinja2", "markupsafe": "markupsafe"}
     imported = set()
     for source in (ROOT / "functions").rglob("*.py"):
         for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
@@ -88,3 +91,20 @@ def test_every_function_gets_the_layer_and_only_it() -> None:
     assert layer["Metadata"]["BuildMethod"] == template["Globals"]["Function"]["Runtime"]
     functions = [r for r in template["Resources"].values() if r["Type"] == "AWS::Serverless::Function"]
     assert all("Layers" not in f.get("Properties", {}) for f in functions)
+
+
+def test_the_report_templates_ship_with_the_functions() -> None:
+    """sam build copies the whole CodeUri folder: the templates are found there, beside the module
+    that loads them, and every template a template includes is among them."""
+    template = load_template(ROOT / "template.yaml")
+    code_uri = (ROOT / template["Globals"]["Function"]["CodeUri"]).resolve()
+    assert render.TEMPLATES.resolve().is_relative_to(code_uri)
+    shipped = {path.name for path in render.TEMPLATES.iterdir()}
+    included = set()
+    for name in shipped:
+        included |= set(
+            re.findall(r'{%-? include "([^"]+)"', (render.TEMPLATES / name).read_text(encoding="utf-8"))
+        )
+    assert included
+    assert included <= shipped
+    assert {"report.html.j2", "report.md.j2"} <= shipped

@@ -31,14 +31,18 @@ def test_progress_is_reported_at_most_every_few_seconds_and_at_the_end() -> None
     assert heard == [(6, 10), (10, 10)]
 
 
-def test_progress_reads_as_megabytes_of_the_total() -> None:
+def test_progress_reads_in_a_unit_that_fits_the_total() -> None:
     mb = 1024 * 1024
     assert describe_bytes(120 * mb, 576 * mb) == "120 of 576 MB (21%)"
-    assert describe_bytes(5 * mb, None) == "5 MB"
+    assert describe_bytes(5 * mb, None) == "5.0 MB"
+    # A small file does not read "0 of 0 MB"; a large one moves visibly.
+    assert describe_bytes(300, 900) == "300 of 900 bytes (33%)"
+    assert describe_bytes(12 * 1024, 40 * 1024) == "12 of 40 KB (30%)"
+    assert describe_bytes(1536 * mb, 2048 * mb) == "1.5 of 2.0 GB (75%)"
     progress = ReadProgress(
         execution_name="e", file="s3://b/experiments/x/interactions.csv", bytes_read=mb, bytes_total=4 * mb
     )
-    assert progress.describe() == "validating interactions.csv: 1 of 4 MB (25%)"
+    assert progress.describe() == "validating interactions.csv: 1.0 of 4.0 MB (25%)"
 
 
 def test_the_run_view_shows_only_its_own_executions_validation_progress() -> None:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sweep_core.report.format import campaign_state, cost_sentence, metric_label, number, signed_percent
 from sweep_core.report.model import Report
+from sweep_core.report.view import Cell, report_view
 
 # SNS: "must be less than 100 characters long" (Publish API reference).
 SUBJECT_LIMIT = 99
@@ -27,6 +27,10 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def _with_change(cell: Cell) -> str:
+    return cell.value if cell.change is None else f"{cell.value} {cell.change}"
+
+
 def subject(report: Report) -> str:
     rec = report.recommendation
     verdict = f"ship {rec.sensitivity}" if rec.sensitivity else "no recommendation"
@@ -36,28 +40,23 @@ def subject(report: Report) -> str:
 
 def summary(report: Report, report_uris: dict[str, str]) -> tuple[str, str]:
     """(subject, message) for SNS. The message drops detail, never the URIs, to stay within 2 KB."""
-    run = report.run
-    rec = report.recommendation
-    metric = rec.policy.relevance_metric
+    view = report_view(report)
     head = [
-        f"Objective sweep {run.experiment}, execution {run.execution_name}: "
-        f"{sum(level.status == 'ACTIVE' for level in report.levels)} of {len(report.levels)} level(s) ACTIVE.",
-        rec.sentence,
+        f"Objective sweep {view.run.experiment}, execution {view.run.execution_name}: "
+        f"{sum(not column.failed for column in view.columns)} of {len(view.columns)} level(s) ACTIVE.",
+        view.sentence,
     ]
-    table = [f"{'level':<8}{metric_label(metric):>18}{f'mean top-{run.k} {run.objective} sum':>26}"]
-    for level in report.levels:
-        relevance = number(level.metrics.get(metric))
-        business = number(level.mean_top_k_objective_sum)
-        if level.sensitivity != "OFF":
-            relevance += f" {signed_percent(level.changes_vs_off.get(metric))}"
-            business += f" {signed_percent(level.changes_vs_off.get('meanTopKObjectiveSum'))}"
+    table = [f"{'level':<8}{view.relevance.label:>18}{view.business.label:>26}"]
+    for column, relevance, business in zip(
+        view.columns, view.relevance.cells, view.business.cells, strict=True
+    ):
         table.append(
-            f"{level.sensitivity:<8}{relevance.strip():>18}{business.strip():>26}  {campaign_state(report, level)}"
+            f"{column.sensitivity:<8}{_with_change(relevance):>18}{_with_change(business):>26}  {column.campaign}"
         )
-    money_line = cost_sentence(report)
+    money_line = view.cost.line
     failures = [
         f"FAILED {f.sensitivity}: {f.error}: {_clip(' '.join(f.cause.split()), _CAUSE_CHARS)}"
-        for f in report.failures
+        for f in view.failures
     ]
     links = [f"{name}: {uri}" for name, uri in report_uris.items()]
     # Sections in the order they are given up when the message is too long: the table and the
