@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from sweep_core.models import CamelModel, RunConfig, Sensitivity
-from sweep_core.report.model import DatasetFacts, DeploymentDecision
+from sweep_core.report.model import DatasetFacts, DeploymentDecision, LevelResources
 from sweep_core.schemas import Column
 
 DataKind = Literal["interactions", "items", "users", "titles"]
@@ -191,14 +191,9 @@ class LevelRequest(CamelModel):
     wait: WaitPolicy
 
 
-class LevelRecord(CamelModel):
+class LevelRecord(LevelResources):
     """What a Map iteration ends with: the ARNs of an ACTIVE level, or the Catch's error record."""
 
-    sensitivity: Sensitivity
-    status: Literal["ACTIVE", "FAILED"]
-    solution_arn: str | None = None
-    solution_version_arn: str | None = None
-    campaign_arn: str | None = None
     deployment: DeploymentDecision | None = None
     error: str | None = None
     cause: str | None = None
