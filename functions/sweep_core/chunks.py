@@ -20,6 +20,7 @@ from pydantic import Field
 
 from sweep_core.errors import Problem
 from sweep_core.models import CamelModel, RunConfig
+from sweep_core.progress import describe_bytes
 from sweep_core.steps import Chunk, ChunkJob, PendingRun
 from sweep_core.validation import (
     CONFIG_FILE,
@@ -132,6 +133,7 @@ def validate_chunk(
             return _result(chunk, check, findings, lines=0)
         begin = newline + 1
     stop = data.find(b"\n", owned_end - 1)
+    long_line = None
     if stop != -1:
         owned, lines = memoryview(data)[begin : stop + 1], data.count(b"\n", begin, stop + 1)
     elif first + len(data) >= job.size:
@@ -142,14 +144,16 @@ def validate_chunk(
         owned_lines = data.count(b"\n", begin, owned_end)
         cut = data.rfind(b"\n", begin, owned_end) + 1 or begin
         owned, lines = memoryview(data)[begin:cut], owned_lines + 1
+        long_line = lines
+    for first_line, text in _blocks(cast(BinaryIO, _Reader(owned)), findings, whole_file=False):
+        _check_block(check, findings, first_line, text, job.chunk_bytes)
+    if long_line is not None:
         findings.add(
             f"a line longer than {MAX_LINE_BYTES // 1024} KiB; no interactions row is that long",
             "check that the file is CSV with one interaction per line",
-            line=lines,
+            line=long_line,
             kind=_LONG_LINE,
         )
-    for first_line, text in _blocks(cast(BinaryIO, _Reader(owned)), findings, whole_file=False):
-        _check_block(check, findings, first_line, text, job.chunk_bytes)
     return _result(chunk, check, findings, lines=lines)
 
 
@@ -171,23 +175,21 @@ def _check_block(
 ) -> None:
     """Row checks of a block, one record per line: a quoted value with a line break cannot be split
     safely between chunks, so it is refused here (a whole-file validation would accept it)."""
-    if '"' in text:
-        lines = text.split("\n")[:-1]
-        broken = {i for i, line in enumerate(lines) if line.count('"') % 2}
-        if broken:
-            for i in sorted(broken):
-                findings.add(
-                    "a quoted value breaks onto the next line (or a quote is not closed)",
-                    f"files over {chunk_bytes // 1024**2} MiB are validated in parallel pieces, which needs one "
-                    "record per line: remove the line breaks inside quoted values",
-                    line=first_line + i,
-                    kind=_QUOTED_BREAK,
-                )
-            for i, line in enumerate(lines):
-                if i not in broken:
-                    check._block(first_line + i, line + "\n")
-            return
-    check._block(first_line, text)
+    lines = text.split("\n")[:-1] if '"' in text else []
+    if not any(line.count('"') % 2 for line in lines):
+        check._block(first_line, text)
+        return
+    for i, line in enumerate(lines):
+        if line.count('"') % 2:
+            findings.add(
+                "a quoted value breaks onto the next line (or a quote is not closed)",
+                f"files over {describe_bytes(chunk_bytes, None)} are validated in parallel pieces, which needs "
+                "one record per line: remove the line breaks inside quoted values",
+                line=first_line + i,
+                kind=_QUOTED_BREAK,
+            )
+        else:
+            check._block(first_line + i, line + "\n")
 
 
 def _result(chunk: Chunk, check: _FileCheck, findings: _Findings, *, lines: int) -> ChunkResult:
