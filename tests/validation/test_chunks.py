@@ -75,6 +75,7 @@ def test_a_good_file_gives_the_same_summary_in_chunks(chunk_bytes: int) -> None:
 def test_metadata_columns_crlf_and_no_final_newline_give_the_same_summary() -> None:
     lines = _interactions(header="USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE,EVENT_VALUE")
     lines[700] = lines[700].rsplit(",", 1)[0] + ",2.5"  # EVENT_VALUE becomes a float column
+    lines[300] = '"u,1",i1,1600000300,"say ""hi""",1'  # quoted values on one line are fine in chunks
     data = "\r\n".join(lines).encode()
     whole = _whole(data)
     assert isinstance(whole, DataSummary)
