@@ -288,6 +288,8 @@ class Operations:
                 )
             )
             schema = records.get(Schema, dataset.schema_arn).parsed
+        # Checked after the job is recorded, so a refused PassRole leaves the job CREATE PENDING; real
+        # Personalize checks first. Kept as it was (no behaviour change) until a test pins the real order.
         if role_arn:
             self._access.check(ctx.caller, "iam:PassRole", role_arn, **{"iam:PassedToService": SERVICE})
 
