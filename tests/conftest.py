@@ -24,6 +24,14 @@ AWS_ENVIRONMENT = {
 AWS_UNSET = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
 
 
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    """Name the seed of the shuffled order last too: `make unit` runs quietly, without the header
+    where pytest-randomly prints it, and a failure that depends on the order needs it to repeat."""
+    if config.pluginmanager.hasplugin("randomly"):
+        seed = config.getoption("randomly_seed")
+        terminalreporter.write_line(f"random test order: --randomly-seed={seed} repeats it")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _aws_environment() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:

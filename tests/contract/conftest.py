@@ -5,7 +5,6 @@ The endpoint enforces template.yaml's IAM roles: each step calls as its own func
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,10 +13,11 @@ from typing import Any, TypeVar
 import boto3
 import pytest
 from pydantic import BaseModel
+from support.personalize import INTERACTIONS_SCHEMA, ITEMS_SCHEMA
+from support.poll import poll
 from sweep_core.models import RunConfig
 from sweep_core.prepare import report_users
 from sweep_core.report.model import DatasetFacts
-from sweep_core.schemas import Column, build_schema, schema_json
 from sweep_core.steps import DataFile, Run, WaitPolicy
 
 from objective_sweep.datasets.synthetic import SyntheticSpec, generate
@@ -114,16 +114,6 @@ def make_run(experiment: str, files: dict[str, DataFile], **config: Any) -> Run:
         titles=files["titles"].uri,
         **config,
     )
-    interactions = [
-        Column(name="USER_ID", type="string"),
-        Column(name="ITEM_ID", type="string"),
-        Column(name="TIMESTAMP", type="long"),
-    ]
-    items = [
-        Column(name="ITEM_ID", type="string"),
-        Column(name="ROYALTY", type="float"),
-        Column(name="GENRE", type="string", nullable=True),
-    ]
     return Run(
         config=run_config,
         execution_arn=f"arn:aws:states:us-east-1:123456789012:execution:sweep:{experiment}",
@@ -134,22 +124,35 @@ def make_run(experiment: str, files: dict[str, DataFile], **config: Any) -> Run:
         fingerprint=files["interactions"].version[:8],
         dataset=DatasetFacts(interactions=SMALL.interactions, users=SMALL.users, items=SMALL.items),
         schemas={
-            "interactions": schema_json(build_schema("interactions", interactions)),
-            "items": schema_json(build_schema("items", items, objective="ROYALTY")),
+            "interactions": INTERACTIONS_SCHEMA,
+            "items": ITEMS_SCHEMA,
         },
         # The synthetic generator gives every user 1..users interactions, so these are the first ids.
         report_users=report_users(run_config, [str(user) for user in range(1, SMALL.users + 1)]),
     )
 
 
-def until_done(step: Callable[[State], State], state: State, *, limit_s: float = 30.0) -> tuple[State, int]:
-    """Drive a wait loop the way the state machine does (Choice on poll.done), with short real sleeps."""
-    deadline = time.monotonic() + limit_s
+def until_done(
+    step: Callable[[State], State],
+    state: State,
+    *,
+    limit_s: float = 30.0,
+    poll_of: Callable[[State], Any] = lambda state: state.poll,  # type: ignore[attr-defined]
+) -> tuple[State, int]:
+    """Drive a wait loop the way the state machine does (Choice on poll.done, `poll_of` saying where
+    the state keeps its poll), with short real sleeps; the final state and how many calls it took."""
     calls = 0
-    while True:
+
+    def advance() -> State:
+        nonlocal state, calls
         state = step(state)
         calls += 1
-        if state.poll.done:  # type: ignore[attr-defined]
-            return state, calls
-        assert time.monotonic() < deadline, f"still {state.poll.status} after {limit_s} s"  # type: ignore[attr-defined]
-        time.sleep(0.02)
+        return state
+
+    final = poll(
+        advance,
+        lambda current: bool(poll_of(current).done),
+        timeout=limit_s,
+        what=lambda current: f"still {poll_of(current).status}",
+    )
+    return final, calls

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ from sweep_core.steps import ImportState, LevelState, Run
 from objective_sweep.localcloud.authorizer import LAMBDA, Authorizer
 from objective_sweep.localcloud.template import LocalStack
 
-from .conftest import BUCKET, make_run
+from .conftest import BUCKET, make_run, until_done
 
 ROOT = Path(__file__).resolve().parents[2]
 ASL = json.loads((ROOT / "statemachine" / "objective_sweep.asl.json").read_text())
@@ -91,6 +90,25 @@ def _select(selector: dict[str, str], payload: dict[str, Any]) -> dict[str, Any]
     }
 
 
+def _drive(level: LevelState, state_name: str, step: str, key: str) -> LevelState:
+    """Call a Map state's handler as its wait loop does, until the `key` part's poll is done."""
+    state = MAP_STATES[state_name]
+    call = handler(step)
+
+    def advance(current: LevelState) -> LevelState:
+        payload = {
+            "level": current.model_dump(mode="json", by_alias=True),
+            "wait": state["Parameters"]["Payload"]["wait"],
+        }
+        part = type(getattr(current, key)).model_validate(
+            _select(state["ResultSelector"], call(payload, Context()))
+        )
+        return current.model_copy(update={key: part})
+
+    done, _ = until_done(advance, level, poll_of=lambda current: getattr(current, key).poll)
+    return done
+
+
 def test_step_handlers_answer_what_the_state_machine_selects(
     lambda_env: None, become: Callable[[str], None], data: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -99,20 +117,19 @@ def test_step_handlers_answer_what_the_state_machine_selects(
     become("ImportDatasetsFunction")
     import_step = handler("import_datasets")
     selector = {k: v for k, v in ASL["States"]["ImportDatasets"]["ResultSelector"].items()}
-    for _ in range(500):
+
+    def import_datasets(state: ImportState) -> ImportState:
         result = import_step(
             {
                 "run": run.model_dump(mode="json", by_alias=True),
-                "imports": imports.model_dump(mode="json", by_alias=True),
+                "imports": state.model_dump(mode="json", by_alias=True),
                 "wait": ASL["States"]["ImportDatasets"]["Parameters"]["Payload"]["wait"],
             },
             Context(),
         )
-        imports = ImportState.model_validate(_select(selector, result))
-        if imports.poll.done:
-            break
-        time.sleep(0.02)
-    assert imports.poll.done
+        return ImportState.model_validate(_select(selector, result))
+
+    imports, _ = until_done(import_datasets, imports)
     assert imports.dataset_group_arn
 
     level = LevelState(sensitivity="LOW", run=run, dataset_group_arn=imports.dataset_group_arn)
@@ -122,25 +139,8 @@ def test_step_handlers_answer_what_the_state_machine_selects(
         ("DeployCampaign", "deploy_campaign", "campaign"),
     ):
         become(f"{state_name}Function")
-        state = MAP_STATES[state_name]
-        call = handler(step)
-        for _ in range(500):
-            result = call(
-                {
-                    "level": level.model_dump(mode="json", by_alias=True),
-                    "wait": state["Parameters"]["Payload"]["wait"],
-                },
-                Context(),
-            )
-            level = level.model_copy(
-                update={
-                    key: type(getattr(level, key)).model_validate(_select(state["ResultSelector"], result))
-                }
-            )
-            if getattr(level, key).poll.done:
-                break
-            time.sleep(0.02)
-        assert getattr(level, key).poll.done, state_name
+
+        level = _drive(level, state_name, step, key)
     assert level.campaign.deployment is not None
     assert level.campaign.deployment.action == "created"
 

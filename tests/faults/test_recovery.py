@@ -7,11 +7,11 @@ docs/reliability.md keeps the table of these scenarios."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from support.poll import poll
 from support.runs import entered_states, start_upload, wait_for
 
 from objective_sweep.localcloud import LocalCloud
@@ -134,8 +134,12 @@ def test_a_comparison_that_fails_leaves_billing_only_what_was_chosen(
     experiment = f"nocompare{keep}"
     s3 = deployment.client("s3")
     arn = start_upload(deployment, files, experiment, sensitivities=["OFF", "HIGH"], keep=keep)
-    while "TrainLevels" not in entered_states(deployment, arn):
-        time.sleep(0.05)
+    poll(
+        lambda: entered_states(deployment, arn),
+        lambda states: "TrainLevels" in states,
+        timeout=240,
+        interval=0.05,
+    )
     s3.delete_object(Bucket=deployment.bucket, Key=f"experiments/{experiment}/titles.csv")
     described = wait_for(deployment, arn)
     assert described["status"] == "FAILED"
@@ -340,8 +344,9 @@ def test_an_execution_stopped_mid_run_then_the_same_run_again_resumes_it(
     experiment = f"stopped{state.lower()}"
     faults({kind: [{**rule, "name": f"{experiment}-*"} for rule in rules] for kind, rules in hold.items()})
     first = start_upload(deployment, files, experiment, sensitivities=["OFF", "HIGH"], keep="none")
-    while state not in entered_states(deployment, first):
-        time.sleep(0.05)
+    poll(
+        lambda: entered_states(deployment, first), lambda states: state in states, timeout=240, interval=0.05
+    )
     deployment.client("stepfunctions").stop_execution(executionArn=first, cause="stopped mid-run by the test")
     assert wait_for(deployment, first)["status"] == ends
     s3 = deployment.client("s3")

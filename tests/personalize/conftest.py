@@ -1,90 +1,24 @@
-"""Fixtures for the local Personalize tests: a moto S3 server, running endpoints, boto3 clients that
-check every response against botocore's output shapes, and small deterministic data in S3."""
+"""Fixtures for the local Personalize tests: a moto S3 server with small deterministic data, running
+endpoints and their checked clients; the helpers the tests call are in tests/support/personalize.py."""
 
 from __future__ import annotations
 
 import csv
-import http.client
-import io
-import json
-import random
-import time
-import urllib.parse
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import boto3
 import pytest
-from botocore.config import Config
-from botocore.validate import ParamValidator
+from support.personalize import BUCKET, Clients, make_clients, synthetic_interactions, synthetic_items
 
-from objective_sweep.datasets.prepared import ROYALTY_TIERS
 from objective_sweep.personalize.server import LocalPersonalize
-
-BUCKET = "personalize-tests"
-INTERACTIONS_SCHEMA = json.dumps(
-    {
-        "type": "record",
-        "name": "Interactions",
-        "namespace": "com.amazonaws.personalize.schema",
-        "fields": [
-            {"name": "USER_ID", "type": "string"},
-            {"name": "ITEM_ID", "type": "string"},
-            {"name": "TIMESTAMP", "type": "long"},
-        ],
-        "version": "1.0",
-    }
-)
-ITEMS_SCHEMA = json.dumps(
-    {
-        "type": "record",
-        "name": "Items",
-        "namespace": "com.amazonaws.personalize.schema",
-        "fields": [
-            {"name": "ITEM_ID", "type": "string"},
-            {"name": "ROYALTY", "type": "float"},
-            {"name": "GENRE", "type": ["null", "string"], "categorical": True},
-        ],
-        "version": "1.0",
-    }
-)
-RECIPE = "arn:aws:personalize:::recipe/aws-user-personalization"
-ROLE = "arn:aws:iam::123456789012:role/PersonalizeS3"
 
 
 @pytest.fixture(scope="session")
 def s3_endpoint(s3_server_url: str) -> str:
     boto3.client("s3", endpoint_url=s3_server_url).create_bucket(Bucket=BUCKET)
     return s3_server_url
-
-
-def synthetic_interactions(users: int = 60, items: int = 90, per_user: int = 25) -> str:
-    """A deterministic CSV of users who prefer one of three item clusters."""
-    rng = random.Random(7)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["USER_ID", "ITEM_ID", "TIMESTAMP"])
-    for user in range(users):
-        cluster = user % 3
-        liked = [i for i in range(items) if i % 3 == cluster]
-        others = [i for i in range(items) if i % 3 != cluster]
-        chosen = rng.sample(liked, per_user - 5) + rng.sample(others, 5)
-        for step, item in enumerate(chosen):
-            writer.writerow([f"u{user}", f"i{item}", 1_600_000_000 + user * 1000 + step])
-    return out.getvalue()
-
-
-def synthetic_items(items: int = 90) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["ITEM_ID", "ROYALTY", "GENRE"])
-    for item in range(items):
-        writer.writerow(
-            [f"i{item}", -ROYALTY_TIERS[item % len(ROYALTY_TIERS)], "" if item % 5 == 0 else f"G{item % 3}"]
-        )
-    return out.getvalue()
 
 
 @pytest.fixture(scope="session")
@@ -103,63 +37,6 @@ def s3_data(s3_endpoint: str) -> dict[str, str]:
     return {name: f"s3://{BUCKET}/data/{name}.csv" for name in files}
 
 
-# Errors any AWS operation may answer without declaring them (throttling is injected by fault rules;
-# unimplemented operations say so).
-COMMON_ERRORS = frozenset({"ThrottlingException", "LimitExceededException", "UnknownOperationException"})
-
-
-@dataclass
-class ShapeChecker:
-    """Validates every successful response, raw and parsed, with botocore's own ParamValidator, and
-    checks that every error is one botocore's model declares for the operation."""
-
-    checked: set[str] = field(default_factory=set)
-    problems: list[str] = field(default_factory=list)
-
-    def attach(self, client: Any) -> Any:
-        client.meta.events.register("after-call", self._after_call)
-        return client
-
-    def _after_call(self, http_response: Any, parsed: dict[str, Any], model: Any, **_: Any) -> None:
-        if http_response.status_code != 200:
-            code = parsed.get("Error", {}).get("Code")
-            declared = {shape.name for shape in model.error_shapes} | COMMON_ERRORS
-            if code not in declared:
-                self.problems.append(f"{model.name} answered {code}, which botocore does not declare for it")
-            return
-        raw = json.loads(http_response.content or b"{}")
-        parsed_body = {k: v for k, v in parsed.items() if k != "ResponseMetadata"}
-        for label, body in (("raw JSON", raw), ("parsed", parsed_body)):
-            if model.output_shape is None:
-                if body:
-                    self.problems.append(
-                        f"{model.name} ({label}): body {body} for an operation without output"
-                    )
-                continue
-            report = ParamValidator().validate(body, model.output_shape)
-            if report.has_errors():
-                self.problems.append(f"{model.name} ({label}): {report.generate_report()}")
-        self.checked.add(model.name)
-
-
-@dataclass
-class Clients:
-    personalize: Any
-    runtime: Any
-    checker: ShapeChecker
-
-
-def make_clients(url: str, checker: ShapeChecker | None = None, region: str = "us-east-1") -> Clients:
-    checker = checker or ShapeChecker()
-    # No retries: tests must see throttling and quota errors as the service sends them.
-    config = Config(retries={"mode": "standard", "total_max_attempts": 1}, region_name=region)
-    return Clients(
-        personalize=checker.attach(boto3.client("personalize", endpoint_url=url, config=config)),
-        runtime=checker.attach(boto3.client("personalize-runtime", endpoint_url=url, config=config)),
-        checker=checker,
-    )
-
-
 @pytest.fixture(scope="module")
 def endpoint(s3_endpoint: str) -> Iterator[LocalPersonalize]:
     with LocalPersonalize(port=0, s3_endpoint_url=s3_endpoint, status_delay=0.02) as local:
@@ -171,140 +48,6 @@ def clients(endpoint: LocalPersonalize) -> Iterator[Clients]:
     shared = make_clients(endpoint.url)
     yield shared
     assert shared.checker.problems == []
-
-
-Waiter = Callable[..., dict[str, Any]]
-
-
-def wait_until(
-    describe: Callable[..., dict[str, Any]],
-    key: str,
-    done: tuple[str, ...] = ("ACTIVE", "CREATE FAILED"),
-    timeout: float = 120,
-    **arguments: str,
-) -> dict[str, Any]:
-    """Poll a Describe call until the resource (or its `key` path) reaches a final status."""
-    deadline = time.monotonic() + timeout
-    while True:
-        record = describe(**arguments)
-        for part in key.split("."):
-            record = record[part]
-        if record["status"] in done:
-            return record
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{key} still {record['status']} after {timeout} s")
-        time.sleep(0.02)
-
-
-@dataclass
-class Group:
-    """A dataset group with interactions (and items) imported and ACTIVE."""
-
-    arn: str
-    interactions: str
-    items: str | None
-
-
-def build_group(
-    clients: Clients, name: str, interactions_uri: str, items_uri: str | None, wait: bool = True
-) -> Group:
-    p = clients.personalize
-    group = p.create_dataset_group(name=name)["datasetGroupArn"]
-    wait_until(p.describe_dataset_group, "datasetGroup", datasetGroupArn=group)
-    schemas = {
-        kind: p.create_schema(name=f"{name}-{kind.lower()}", schema=text)["schemaArn"]
-        for kind, text in (("Interactions", INTERACTIONS_SCHEMA), ("Items", ITEMS_SCHEMA))
-    }
-    uris = {"Interactions": interactions_uri, "Items": items_uri}
-    datasets: dict[str, str] = {}
-    for kind, uri in uris.items():
-        if uri is None:
-            continue
-        datasets[kind] = p.create_dataset(
-            name=f"{name}-{kind.lower()}", schemaArn=schemas[kind], datasetGroupArn=group, datasetType=kind
-        )["datasetArn"]
-    jobs = []
-    for kind, dataset in datasets.items():
-        wait_until(p.describe_dataset, "dataset", datasetArn=dataset)
-        jobs.append(
-            p.create_dataset_import_job(
-                jobName=f"{name}-{kind.lower()}-import",
-                datasetArn=dataset,
-                dataSource={"dataLocation": uris[kind]},
-                roleArn=ROLE,
-            )["datasetImportJobArn"]
-        )
-    if wait:
-        for job in jobs:
-            record = wait_until(p.describe_dataset_import_job, "datasetImportJob", datasetImportJobArn=job)
-            assert record["status"] == "ACTIVE", record.get("failureReason")
-    return Group(group, datasets["Interactions"], datasets.get("Items"))
-
-
-def train(clients: Clients, group: Group, name: str, sensitivity: str | None = "OFF", **solution: Any) -> str:
-    """Create a solution and one ACTIVE solution version; returns the version ARN."""
-    p = clients.personalize
-    config = solution.pop("solutionConfig", {})
-    if sensitivity is not None:
-        config["optimizationObjective"] = {"itemAttribute": "ROYALTY", "objectiveSensitivity": sensitivity}
-    solution_arn = p.create_solution(
-        name=name,
-        datasetGroupArn=group.arn,
-        recipeArn=solution.pop("recipeArn", RECIPE),
-        performAutoTraining=solution.pop("performAutoTraining", False),
-        solutionConfig=config,
-        **solution,
-    )["solutionArn"]
-    wait_until(p.describe_solution, "solution", solutionArn=solution_arn)
-    version = p.create_solution_version(solutionArn=solution_arn)["solutionVersionArn"]
-    record = wait_until(p.describe_solution_version, "solutionVersion", solutionVersionArn=version)
-    assert record["status"] == "ACTIVE", record.get("failureReason")
-    return str(version)
-
-
-def deploy(clients: Clients, name: str, version: str) -> str:
-    p = clients.personalize
-    campaign = p.create_campaign(name=name, solutionVersionArn=version, minProvisionedTPS=1)["campaignArn"]
-    record = wait_until(p.describe_campaign, "campaign", campaignArn=campaign)
-    assert record["status"] == "ACTIVE", record.get("failureReason")
-    return str(campaign)
-
-
-def admin(url: str, method: str, body: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
-    """Call the endpoint's fault admin route; returns the status and the JSON answer."""
-    parsed = urllib.parse.urlsplit(url)
-    connection = http.client.HTTPConnection(parsed.hostname or "127.0.0.1", parsed.port, timeout=10)
-    try:
-        payload = json.dumps(body).encode() if body is not None else None
-        connection.request(
-            method, "/_local/faults", body=payload, headers={"Content-Type": "application/json"}
-        )
-        response = connection.getresponse()
-        return response.status, json.loads(response.read())
-    finally:
-        connection.close()
-
-
-class Kit:
-    """The helpers above, handed to tests as a fixture (test modules do not import conftest)."""
-
-    wait_until = staticmethod(wait_until)
-    build_group = staticmethod(build_group)
-    train = staticmethod(train)
-    deploy = staticmethod(deploy)
-    make_clients = staticmethod(make_clients)
-    admin = staticmethod(admin)
-    synthetic_interactions = staticmethod(synthetic_interactions)
-    bucket = BUCKET
-    recipe = RECIPE
-    role = ROLE
-    interactions_schema = INTERACTIONS_SCHEMA
-    items_schema = ITEMS_SCHEMA
-
-
-@pytest.fixture(scope="session")
-def kit() -> type[Kit]:
-    return Kit
 
 
 @dataclass(frozen=True)

@@ -7,28 +7,29 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from support.personalize import RECIPE, build_group, deploy, make_clients, train, wait_until
+from support.poll import poll
 from sweep_core.models import METRIC_NAMES
 
 from objective_sweep.personalize.server import LocalPersonalize
 
 
 def test_every_operation_answers_botocore_output_shapes(
-    endpoint: LocalPersonalize, s3_data: dict[str, str], kit: Any
+    endpoint: LocalPersonalize, s3_data: dict[str, str]
 ) -> None:
-    clients = kit.make_clients(endpoint.url)
+    clients = make_clients(endpoint.url)
     p, rt = clients.personalize, clients.runtime
 
     recipes = p.list_recipes()["recipes"]
-    assert kit.recipe in {r["recipeArn"] for r in recipes}
-    assert p.describe_recipe(recipeArn=kit.recipe)["recipe"]["recipeType"] == "USER_PERSONALIZATION"
+    assert RECIPE in {r["recipeArn"] for r in recipes}
+    assert p.describe_recipe(recipeArn=RECIPE)["recipe"]["recipeType"] == "USER_PERSONALIZATION"
 
-    group = kit.build_group(clients, "contract", s3_data["interactions"], s3_data["items"])
+    group = build_group(clients, "contract", s3_data["interactions"], s3_data["items"])
     assert group.arn == "arn:aws:personalize:us-east-1:123456789012:dataset-group/contract"
     assert "contract" in {g["name"] for g in p.list_dataset_groups()["datasetGroups"]}
     schemas = p.list_schemas()["schemas"]
@@ -41,7 +42,7 @@ def test_every_operation_answers_botocore_output_shapes(
     jobs = p.list_dataset_import_jobs(datasetArn=group.interactions)["datasetImportJobs"]
     assert [j["status"] for j in jobs] == ["ACTIVE"]
 
-    version = kit.train(clients, group, "contract-high", "HIGH")
+    version = train(clients, group, "contract-high", "HIGH")
     solution_arn = version.rsplit("/", 1)[0]
     solution = p.describe_solution(solutionArn=solution_arn)["solution"]
     assert solution["performAutoTraining"] is False
@@ -59,7 +60,7 @@ def test_every_operation_answers_botocore_output_shapes(
     metrics = p.get_solution_metrics(solutionVersionArn=version)["metrics"]
     assert set(metrics) == set(METRIC_NAMES)
 
-    campaign = kit.deploy(clients, "contract-high", version)
+    campaign = deploy(clients, "contract-high", version)
     assert campaign in {c["campaignArn"] for c in p.list_campaigns(solutionArn=solution_arn)["campaigns"]}
     response = rt.get_recommendations(campaignArn=campaign, userId="u1")
     assert len(response["itemList"]) == 25
@@ -67,25 +68,25 @@ def test_every_operation_answers_botocore_output_shapes(
 
     # UPDATE keeps the item factors and refreshes users; the campaign switches only once the update is ACTIVE.
     updated = p.create_solution_version(solutionArn=solution_arn, trainingMode="UPDATE")["solutionVersionArn"]
-    kit.wait_until(p.describe_solution_version, "solutionVersion", solutionVersionArn=updated)
+    wait_until(p.describe_solution_version, "solutionVersion", solutionVersionArn=updated)
     endpoint.faults.add({"slow": [{"resource": "campaign", "name": "contract-high", "seconds": 60}]})
     p.update_campaign(campaignArn=campaign, solutionVersionArn=updated, minProvisionedTPS=2)
     pending = p.describe_campaign(campaignArn=campaign)["campaign"]
     assert pending["latestCampaignUpdate"]["status"] in ("CREATE PENDING", "CREATE IN_PROGRESS")
     assert pending["solutionVersionArn"] == version
     endpoint.faults.clear()
-    final = kit.wait_until(p.describe_campaign, "campaign.latestCampaignUpdate", campaignArn=campaign)
+    final = wait_until(p.describe_campaign, "campaign.latestCampaignUpdate", campaignArn=campaign)
     assert final["status"] == "ACTIVE"
     assert p.describe_campaign(campaignArn=campaign)["campaign"]["solutionVersionArn"] == updated
 
-    ranking_version = kit.train(
+    ranking_version = train(
         clients,
         group,
         "contract-ranking",
         "OFF",
         recipeArn="arn:aws:personalize:::recipe/aws-personalized-ranking",
     )
-    ranking_campaign = kit.deploy(clients, "contract-ranking", ranking_version)
+    ranking_campaign = deploy(clients, "contract-ranking", ranking_version)
     ranked = rt.get_personalized_ranking(
         campaignArn=ranking_campaign, userId="u2", inputList=["i1", "i2", "i3", "unknown-item"]
     )["personalizedRanking"]
@@ -94,9 +95,9 @@ def test_every_operation_answers_botocore_output_shapes(
 
     endpoint.faults.add({"slowTraining": [{"name": "contract-stopped", "seconds": 30}]})
     stopped_solution = p.create_solution(
-        name="contract-stopped", datasetGroupArn=group.arn, recipeArn=kit.recipe
+        name="contract-stopped", datasetGroupArn=group.arn, recipeArn=RECIPE
     )["solutionArn"]
-    kit.wait_until(p.describe_solution, "solution", solutionArn=stopped_solution)
+    wait_until(p.describe_solution, "solution", solutionArn=stopped_solution)
     assert p.describe_solution(solutionArn=stopped_solution)["solution"]["performAutoTraining"] is True
     to_stop = p.create_solution_version(solutionArn=stopped_solution)["solutionVersionArn"]
     p.stop_solution_version_creation(solutionVersionArn=to_stop)
@@ -106,7 +107,7 @@ def test_every_operation_answers_botocore_output_shapes(
         "CREATE STOPPED",
     )
     endpoint.faults.clear()
-    stopped = kit.wait_until(
+    stopped = wait_until(
         p.describe_solution_version, "solutionVersion", done=("CREATE STOPPED",), solutionVersionArn=to_stop
     )
     assert "trainingHours" not in stopped
@@ -126,23 +127,21 @@ def test_every_operation_answers_botocore_output_shapes(
 
 def _wait_gone(describe: Any) -> None:
     """Poll until Describe answers ResourceNotFoundException (deletes pass through DELETE PENDING)."""
-    code = None
-    for _ in range(500):
+
+    def error_code() -> str | None:
         try:
             describe()
         except ClientError as exc:
-            code = exc.response["Error"]["Code"]
-            break
-        time.sleep(0.02)
-    assert code == "ResourceNotFoundException"
+            return str(exc.response["Error"]["Code"])
+        return None
+
+    assert poll(error_code, lambda code: code is not None, timeout=10) == "ResourceNotFoundException"
 
 
-def test_deletes_follow_personalize_ordering(
-    endpoint: LocalPersonalize, s3_data: dict[str, str], kit: Any
-) -> None:
-    clients = kit.make_clients(endpoint.url)
+def test_deletes_follow_personalize_ordering(endpoint: LocalPersonalize, s3_data: dict[str, str]) -> None:
+    clients = make_clients(endpoint.url)
     p = clients.personalize
-    group = kit.build_group(clients, "deletes", s3_data["interactions"], None)
+    group = build_group(clients, "deletes", s3_data["interactions"], None)
     schema = p.describe_dataset(datasetArn=group.interactions)["dataset"]["schemaArn"]
     with pytest.raises(p.exceptions.ResourceInUseException, match="delete its solutions"):
         p.delete_dataset_group(datasetGroupArn=group.arn)
@@ -157,8 +156,8 @@ def test_deletes_follow_personalize_ordering(
     assert {"DeleteDataset", "DeleteSchema", "DeleteDatasetGroup"} <= clients.checker.checked
 
 
-def test_aws_cli_lists_what_boto3_created(endpoint: LocalPersonalize, kit: Any) -> None:
-    p = kit.make_clients(endpoint.url).personalize
+def test_aws_cli_lists_what_boto3_created(endpoint: LocalPersonalize) -> None:
+    p = make_clients(endpoint.url).personalize
     p.create_dataset_group(name="made-by-boto3")
     aws = Path(sys.executable).with_name("aws")
     result = subprocess.run(

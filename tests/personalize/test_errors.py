@@ -10,6 +10,20 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError
+from support.personalize import (
+    BUCKET,
+    INTERACTIONS_SCHEMA,
+    ITEMS_SCHEMA,
+    RECIPE,
+    ROLE,
+    admin,
+    build_group,
+    deploy,
+    make_clients,
+    synthetic_interactions,
+    train,
+    wait_until,
+)
 
 from objective_sweep.personalize.faults import Faults
 from objective_sweep.personalize.protocol import ApiError
@@ -19,12 +33,12 @@ UNKNOWN_GROUP = "arn:aws:personalize:us-east-1:123456789012:dataset-group/nope"
 
 
 @pytest.fixture(scope="module")
-def trained(endpoint: LocalPersonalize, s3_data: dict[str, str], kit: Any) -> dict[str, str]:
+def trained(endpoint: LocalPersonalize, s3_data: dict[str, str]) -> dict[str, str]:
     """One dataset group with an ACTIVE version and campaign, shared by the tests below."""
-    clients = kit.make_clients(endpoint.url)
-    group = kit.build_group(clients, "errors", s3_data["interactions"], s3_data["items"])
-    version = kit.train(clients, group, "errors-off", "OFF")
-    campaign = kit.deploy(clients, "errors-off", version)
+    clients = make_clients(endpoint.url)
+    group = build_group(clients, "errors", s3_data["interactions"], s3_data["items"])
+    version = train(clients, group, "errors-off", "OFF")
+    campaign = deploy(clients, "errors-off", version)
     return {
         "group": group.arn,
         "version": version,
@@ -64,13 +78,13 @@ def test_unknown_resources_are_not_found(clients: Any) -> None:
     assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
 
 
-def test_duplicates_already_exist(clients: Any, trained: dict[str, str], kit: Any) -> None:
+def test_duplicates_already_exist(clients: Any, trained: dict[str, str]) -> None:
     p = clients.personalize
     with pytest.raises(p.exceptions.ResourceAlreadyExistsException):
         p.create_dataset_group(name="errors")
     with pytest.raises(p.exceptions.ResourceAlreadyExistsException):
-        p.create_schema(name="errors-interactions", schema=kit.interactions_schema)
-    schema = p.create_schema(name="errors-second", schema=kit.interactions_schema)["schemaArn"]
+        p.create_schema(name="errors-interactions", schema=INTERACTIONS_SCHEMA)
+    schema = p.create_schema(name="errors-second", schema=INTERACTIONS_SCHEMA)["schemaArn"]
     with pytest.raises(p.exceptions.ResourceAlreadyExistsException, match="INTERACTIONS dataset"):
         p.create_dataset(
             name="again", schemaArn=schema, datasetGroupArn=trained["group"], datasetType="Interactions"
@@ -79,9 +93,9 @@ def test_duplicates_already_exist(clients: Any, trained: dict[str, str], kit: An
         p.create_campaign(name="errors-off", solutionVersionArn=trained["version"])
 
 
-def test_schema_must_fit_the_dataset_type(clients: Any, trained: dict[str, str], kit: Any) -> None:
+def test_schema_must_fit_the_dataset_type(clients: Any, trained: dict[str, str]) -> None:
     p = clients.personalize
-    schema = p.create_schema(name="items-for-users", schema=kit.items_schema)["schemaArn"]
+    schema = p.create_schema(name="items-for-users", schema=ITEMS_SCHEMA)["schemaArn"]
     with pytest.raises(p.exceptions.InvalidInputException, match="needs a USER_ID field"):
         p.create_dataset(
             name="users", schemaArn=schema, datasetGroupArn=trained["group"], datasetType="Users"
@@ -96,43 +110,42 @@ def test_resources_in_use_cannot_be_deleted_or_reused(clients: Any, trained: dic
         p.delete_solution(solutionArn=trained["solution"])
 
 
+@pytest.mark.parametrize(
+    ("options", "refusal"),
+    [
+        ({"performHPO": True}, "performHPO"),
+        ({"solutionConfig": {"algorithmHyperParameters": {"learning_rate": "0.1"}}}, "not hyperparameters"),
+        (
+            {"solutionConfig": {"algorithmHyperParameters": {"hidden_dimension": "0"}}},
+            "hidden_dimension must be 1-1024",
+        ),
+        (
+            {"solutionConfig": {"optimizationObjective": {"objectiveSensitivity": "HIGH"}}},
+            "needs itemAttribute",
+        ),
+        (
+            {
+                "solutionConfig": {
+                    "optimizationObjective": {"itemAttribute": "GENRE", "objectiveSensitivity": "HIGH"}
+                }
+            },
+            "non-nullable numeric column",
+        ),
+    ],
+    ids=[
+        "hpo",
+        "unknown-hyperparameter",
+        "hyperparameter-range",
+        "objective-without-column",
+        "genre-objective",
+    ],
+)
 def test_solution_options_that_the_local_endpoint_lacks_are_refused(
-    clients: Any, trained: dict[str, str]
+    clients: Any, trained: dict[str, str], options: dict[str, Any], refusal: str
 ) -> None:
     p = clients.personalize
-    recipe = "arn:aws:personalize:::recipe/aws-user-personalization"
-    with pytest.raises(p.exceptions.InvalidInputException, match="performHPO"):
-        p.create_solution(name="hpo", datasetGroupArn=trained["group"], recipeArn=recipe, performHPO=True)
-    with pytest.raises(p.exceptions.InvalidInputException, match="not hyperparameters"):
-        p.create_solution(
-            name="hyper",
-            datasetGroupArn=trained["group"],
-            recipeArn=recipe,
-            solutionConfig={"algorithmHyperParameters": {"learning_rate": "0.1"}},
-        )
-    with pytest.raises(p.exceptions.InvalidInputException, match="hidden_dimension must be 1-1024"):
-        p.create_solution(
-            name="hyper",
-            datasetGroupArn=trained["group"],
-            recipeArn=recipe,
-            solutionConfig={"algorithmHyperParameters": {"hidden_dimension": "0"}},
-        )
-    with pytest.raises(p.exceptions.InvalidInputException, match="needs itemAttribute"):
-        p.create_solution(
-            name="no-column",
-            datasetGroupArn=trained["group"],
-            recipeArn=recipe,
-            solutionConfig={"optimizationObjective": {"objectiveSensitivity": "HIGH"}},
-        )
-    with pytest.raises(p.exceptions.InvalidInputException, match="non-nullable numeric column"):
-        p.create_solution(
-            name="genre-objective",
-            datasetGroupArn=trained["group"],
-            recipeArn=recipe,
-            solutionConfig={
-                "optimizationObjective": {"itemAttribute": "GENRE", "objectiveSensitivity": "HIGH"}
-            },
-        )
+    with pytest.raises(p.exceptions.InvalidInputException, match=refusal):
+        p.create_solution(name="refused", datasetGroupArn=trained["group"], recipeArn=RECIPE, **options)
 
 
 def test_runtime_validation(clients: Any, trained: dict[str, str]) -> None:
@@ -181,10 +194,10 @@ def test_list_pages_through_every_resource(clients: Any) -> None:
 
 
 def test_bad_data_fails_the_import_job_with_the_line_and_column(
-    clients: Any, s3_data: dict[str, str], kit: Any
+    clients: Any, s3_data: dict[str, str]
 ) -> None:
     p = clients.personalize
-    group = kit.build_group(clients, "bad-data", s3_data["interactions"], None)
+    group = build_group(clients, "bad-data", s3_data["interactions"], None)
     cases = {
         "bad-timestamp": "line 3, column TIMESTAMP: 'yesterday' is not a valid long",
         "missing-column": "required column(s) TIMESTAMP missing",
@@ -194,23 +207,23 @@ def test_bad_data_fails_the_import_job_with_the_line_and_column(
         job = p.create_dataset_import_job(
             jobName=f"bad-{name}",
             datasetArn=group.interactions,
-            dataSource={"dataLocation": s3_data.get(name, f"s3://{kit.bucket}/data/absent.csv")},
-            roleArn=kit.role,
+            dataSource={"dataLocation": s3_data.get(name, f"s3://{BUCKET}/data/absent.csv")},
+            roleArn=ROLE,
         )["datasetImportJobArn"]
-        record = kit.wait_until(p.describe_dataset_import_job, "datasetImportJob", datasetImportJobArn=job)
+        record = wait_until(p.describe_dataset_import_job, "datasetImportJob", datasetImportJobArn=job)
         assert record["status"] == "CREATE FAILED"
         assert expected in record["failureReason"]
 
 
-def test_too_little_data_fails_the_solution_version(clients: Any, s3_data: dict[str, str], kit: Any) -> None:
+def test_too_little_data_fails_the_solution_version(clients: Any, s3_data: dict[str, str]) -> None:
     p = clients.personalize
-    group = kit.build_group(clients, "too-little", s3_data["few"], None)
-    solution = p.create_solution(name="too-little", datasetGroupArn=group.arn, recipeArn=kit.recipe)[
+    group = build_group(clients, "too-little", s3_data["few"], None)
+    solution = p.create_solution(name="too-little", datasetGroupArn=group.arn, recipeArn=RECIPE)[
         "solutionArn"
     ]
-    kit.wait_until(p.describe_solution, "solution", solutionArn=solution)
+    wait_until(p.describe_solution, "solution", solutionArn=solution)
     version = p.create_solution_version(solutionArn=solution)["solutionVersionArn"]
-    record = kit.wait_until(p.describe_solution_version, "solutionVersion", solutionVersionArn=version)
+    record = wait_until(p.describe_solution_version, "solutionVersion", solutionVersionArn=version)
     assert record["status"] == "CREATE FAILED"
     assert "200 interactions; training needs at least 1000" in record["failureReason"]
     with pytest.raises(p.exceptions.ResourceInUseException, match="CREATE FAILED"):
@@ -221,12 +234,10 @@ def test_too_little_data_fails_the_solution_version(clients: Any, s3_data: dict[
         p.create_solution_version(solutionArn=solution, trainingMode="UPDATE")
 
 
-def test_injected_faults_fail_throttle_and_hold(
-    endpoint: LocalPersonalize, trained: dict[str, str], kit: Any
-) -> None:
-    clients = kit.make_clients(endpoint.url)
+def test_injected_faults_fail_throttle_and_hold(endpoint: LocalPersonalize, trained: dict[str, str]) -> None:
+    clients = make_clients(endpoint.url)
     p = clients.personalize
-    status, active = kit.admin(
+    status, active = admin(
         endpoint.url,
         "POST",
         {
@@ -242,18 +253,18 @@ def test_injected_faults_fail_throttle_and_hold(
                 p.describe_solution(solutionArn=trained["solution"])
         assert p.describe_solution(solutionArn=trained["solution"])["solution"]["status"] == "ACTIVE"
 
-        high = p.create_solution(name="errors-high", datasetGroupArn=trained["group"], recipeArn=kit.recipe)[
+        high = p.create_solution(name="errors-high", datasetGroupArn=trained["group"], recipeArn=RECIPE)[
             "solutionArn"
         ]
-        kit.wait_until(p.describe_solution, "solution", solutionArn=high)
+        wait_until(p.describe_solution, "solution", solutionArn=high)
         failed = p.create_solution_version(solutionArn=high)["solutionVersionArn"]
-        record = kit.wait_until(p.describe_solution_version, "solutionVersion", solutionVersionArn=failed)
+        record = wait_until(p.describe_solution_version, "solutionVersion", solutionVersionArn=failed)
         assert (record["status"], record["failureReason"]) == ("CREATE FAILED", "Injected: HIGH fails")
 
-        held = p.create_solution(name="errors-held", datasetGroupArn=trained["group"], recipeArn=kit.recipe)[
+        held = p.create_solution(name="errors-held", datasetGroupArn=trained["group"], recipeArn=RECIPE)[
             "solutionArn"
         ]
-        kit.wait_until(p.describe_solution, "solution", solutionArn=held)
+        wait_until(p.describe_solution, "solution", solutionArn=held)
         training = p.create_solution_version(solutionArn=held)["solutionVersionArn"]
         with pytest.raises(p.exceptions.ResourceInUseException, match="already training"):
             p.create_solution_version(solutionArn=held)
@@ -263,16 +274,16 @@ def test_injected_faults_fail_throttle_and_hold(
             p.delete_solution(solutionArn=held)
         p.stop_solution_version_creation(solutionVersionArn=training)
     finally:
-        assert kit.admin(endpoint.url, "DELETE")[0] == 200
+        assert admin(endpoint.url, "DELETE")[0] == 200
     assert endpoint.faults.describe() == {"fail": [], "throttle": [], "loseAnswer": [], "slow": []}
 
 
 def test_a_probability_throttles_that_share_of_every_call_runtime_included(
-    endpoint: LocalPersonalize, trained: dict[str, str], kit: Any
+    endpoint: LocalPersonalize, trained: dict[str, str]
 ) -> None:
-    clients = kit.make_clients(endpoint.url)
+    clients = make_clients(endpoint.url)
     rule = {"operation": "*", "probability": 0.3, "seed": 11}
-    assert kit.admin(endpoint.url, "POST", {"throttle": [rule]})[0] == 200
+    assert admin(endpoint.url, "POST", {"throttle": [rule]})[0] == 200
     outcomes: list[bool] = []
     try:
         for index in range(200):
@@ -285,9 +296,9 @@ def test_a_probability_throttles_that_share_of_every_call_runtime_included(
             )
             outcomes.append(_answer_code(call) == "ThrottlingException")
         # Unlimited until cleared, and the rule says what it does.
-        assert kit.admin(endpoint.url, "GET")[1]["throttle"] == [{**rule, "error": "ThrottlingException"}]
+        assert admin(endpoint.url, "GET")[1]["throttle"] == [{**rule, "error": "ThrottlingException"}]
     finally:
-        assert kit.admin(endpoint.url, "DELETE")[0] == 200
+        assert admin(endpoint.url, "DELETE")[0] == 200
     assert 40 <= sum(outcomes) <= 80
     # Runtime and control plane alike, and never every call.
     assert any(outcomes[1::2])
@@ -315,9 +326,9 @@ def _throttled(faults: Faults, operation: str) -> bool:
 
 
 def test_a_lost_answer_leaves_the_work_done_and_the_client_without_a_reply(
-    endpoint: LocalPersonalize, kit: Any
+    endpoint: LocalPersonalize,
 ) -> None:
-    clients = kit.make_clients(endpoint.url)
+    clients = make_clients(endpoint.url)
     p = clients.personalize
     rules = {
         "loseAnswer": [
@@ -325,7 +336,7 @@ def test_a_lost_answer_leaves_the_work_done_and_the_client_without_a_reply(
             {"operation": "CreateSchema", "count": 1, "seconds": 2},
         ]
     }
-    assert kit.admin(endpoint.url, "POST", rules)[0] == 200
+    assert admin(endpoint.url, "POST", rules)[0] == 200
     try:
         with pytest.raises(ConnectionClosedError):
             p.create_dataset_group(name="lost-answer")
@@ -335,9 +346,9 @@ def test_a_lost_answer_leaves_the_work_done_and_the_client_without_a_reply(
             config=Config(read_timeout=0.5, retries={"mode": "standard", "total_max_attempts": 1}),
         )
         with pytest.raises(ReadTimeoutError):
-            impatient.create_schema(name="lost-answer", schema=kit.interactions_schema)
+            impatient.create_schema(name="lost-answer", schema=INTERACTIONS_SCHEMA)
     finally:
-        assert kit.admin(endpoint.url, "DELETE")[0] == 200
+        assert admin(endpoint.url, "DELETE")[0] == 200
     # Both were created: a retry of the call finds the resource already there.
     group = p.describe_dataset_group(datasetGroupArn=_arn("dataset-group/lost-answer"))["datasetGroup"]
     assert group["name"] == "lost-answer"
@@ -350,20 +361,18 @@ def _arn(resource: str) -> str:
     return f"arn:aws:personalize:us-east-1:123456789012:{resource}"
 
 
-def test_an_sdk_retry_after_a_lost_answer_meets_the_resource_it_created(
-    endpoint: LocalPersonalize, kit: Any
-) -> None:
+def test_an_sdk_retry_after_a_lost_answer_meets_the_resource_it_created(endpoint: LocalPersonalize) -> None:
     """What the workflow's clients see: the SDK retries the dropped connection, and the retry is told
     the resource already exists — which describe-or-create then finds."""
     retrying = boto3.client(
         "personalize", endpoint_url=endpoint.url, config=Config(retries={"mode": "standard"})
     )
-    assert kit.admin(endpoint.url, "POST", {"loseAnswer": {"operation": "Create*", "count": 1}})[0] == 200
+    assert admin(endpoint.url, "POST", {"loseAnswer": {"operation": "Create*", "count": 1}})[0] == 200
     try:
         with pytest.raises(retrying.exceptions.ResourceAlreadyExistsException):
             retrying.create_dataset_group(name="lost-then-retried")
     finally:
-        assert kit.admin(endpoint.url, "DELETE")[0] == 200
+        assert admin(endpoint.url, "DELETE")[0] == 200
 
 
 @pytest.mark.parametrize(
@@ -380,15 +389,15 @@ def test_an_sdk_retry_after_a_lost_answer_meets_the_resource_it_created(
     ],
 )
 def test_bad_fault_rules_are_rejected(
-    endpoint: LocalPersonalize, kit: Any, rules: dict[str, Any], message: str
+    endpoint: LocalPersonalize, rules: dict[str, Any], message: str
 ) -> None:
-    status, answer = kit.admin(endpoint.url, "POST", rules)
+    status, answer = admin(endpoint.url, "POST", rules)
     assert status == 400
     assert message in answer["message"]
     assert endpoint.faults.describe() == {"fail": [], "throttle": [], "loseAnswer": [], "slow": []}
 
 
-def test_quotas_raise_limit_exceeded(s3_endpoint: str, s3_data: dict[str, str], kit: Any) -> None:
+def test_quotas_raise_limit_exceeded(s3_endpoint: str, s3_data: dict[str, str]) -> None:
     # Every job is held in CREATE IN_PROGRESS, so the pending quotas fill up deterministically.
     held = {
         "slow": [
@@ -396,11 +405,10 @@ def test_quotas_raise_limit_exceeded(s3_endpoint: str, s3_data: dict[str, str], 
         ]
     }
     with LocalPersonalize(port=0, s3_endpoint_url=s3_endpoint, status_delay=0.01, faults=held) as local:
-        clients = kit.make_clients(local.url)
+        clients = make_clients(local.url)
         p = clients.personalize
         groups = [
-            kit.build_group(clients, f"quota-{i}", s3_data["interactions"], None, wait=False)
-            for i in range(3)
+            build_group(clients, f"quota-{i}", s3_data["interactions"], None, wait=False) for i in range(3)
         ]
         for index in range(2):
             p.create_dataset_import_job(
@@ -418,14 +426,14 @@ def test_quotas_raise_limit_exceeded(s3_endpoint: str, s3_data: dict[str, str], 
         for index in range(21):
             group = groups[index // 10].arn
             solutions.append(
-                p.create_solution(
-                    name=f"quota-solution-{index}", datasetGroupArn=group, recipeArn=kit.recipe
-                )["solutionArn"]
+                p.create_solution(name=f"quota-solution-{index}", datasetGroupArn=group, recipeArn=RECIPE)[
+                    "solutionArn"
+                ]
             )
         with pytest.raises(p.exceptions.LimitExceededException, match="limit is 10"):
-            p.create_solution(name="quota-eleventh", datasetGroupArn=groups[0].arn, recipeArn=kit.recipe)
+            p.create_solution(name="quota-eleventh", datasetGroupArn=groups[0].arn, recipeArn=RECIPE)
         for solution in solutions:
-            kit.wait_until(p.describe_solution, "solution", solutionArn=solution)
+            wait_until(p.describe_solution, "solution", solutionArn=solution)
         for solution in solutions[:20]:
             p.create_solution_version(solutionArn=solution)
         with pytest.raises(p.exceptions.LimitExceededException, match="More than 20 solution versions"):
@@ -450,25 +458,23 @@ def test_unimplemented_operations_say_so(clients: Any) -> None:
 
 
 def test_a_folder_location_imports_every_csv_in_it(
-    clients: Any, s3_endpoint: str, s3_data: dict[str, str], kit: Any
+    clients: Any, s3_endpoint: str, s3_data: dict[str, str]
 ) -> None:
     s3 = boto3.client("s3", endpoint_url=s3_endpoint)
-    rows = kit.synthetic_interactions(users=40, per_user=30).splitlines()
+    rows = synthetic_interactions(users=40, per_user=30).splitlines()
     header, body = rows[0], rows[1:]
     for part, chunk in enumerate((body[:600], body[600:])):
-        s3.put_object(
-            Bucket=kit.bucket, Key=f"folder/part-{part}.csv", Body="\n".join([header, *chunk]).encode()
-        )
+        s3.put_object(Bucket=BUCKET, Key=f"folder/part-{part}.csv", Body="\n".join([header, *chunk]).encode())
     p = clients.personalize
-    group = kit.build_group(clients, "folder", f"s3://{kit.bucket}/folder/", None)
+    group = build_group(clients, "folder", f"s3://{BUCKET}/folder/", None)
     # 1200 interactions in two files of 600: training only passes the 1000 minimum if both were read.
-    version = kit.train(clients, group, "folder", None)
+    version = train(clients, group, "folder", None)
     assert p.get_solution_metrics(solutionVersionArn=version)["metrics"]["coverage"] > 0
     empty = p.create_dataset_import_job(
         jobName="folder-empty",
         datasetArn=group.interactions,
-        dataSource={"dataLocation": f"s3://{kit.bucket}/nothing/"},
+        dataSource={"dataLocation": f"s3://{BUCKET}/nothing/"},
     )["datasetImportJobArn"]
-    record = kit.wait_until(p.describe_dataset_import_job, "datasetImportJob", datasetImportJobArn=empty)
+    record = wait_until(p.describe_dataset_import_job, "datasetImportJob", datasetImportJobArn=empty)
     assert record["status"] == "CREATE FAILED"
     assert "holds no .csv objects" in record["failureReason"]

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from support.personalize import RECIPE, ROLE, make_clients, wait_until
 
 from objective_sweep.personalize.server import LocalPersonalize
 from objective_sweep.personalize.training import is_test_user
@@ -23,13 +24,11 @@ class Sweep:
     royalty_sum: dict[str, float]
 
 
-def run_levels(
-    url: str, kit: Any, movielens: Any, name: str, levels: tuple[str, ...], users: list[str]
-) -> Sweep:
-    clients = kit.make_clients(url)
+def run_levels(url: str, movielens: Any, name: str, levels: tuple[str, ...], users: list[str]) -> Sweep:
+    clients = make_clients(url)
     p, rt = clients.personalize, clients.runtime
     group = p.create_dataset_group(name=name)["datasetGroupArn"]
-    kit.wait_until(p.describe_dataset_group, "datasetGroup", datasetGroupArn=group)
+    wait_until(p.describe_dataset_group, "datasetGroup", datasetGroupArn=group)
     jobs = []
     for kind, schema, uri in (
         ("Interactions", movielens.interactions_schema, movielens.interactions),
@@ -39,20 +38,18 @@ def run_levels(
         dataset = p.create_dataset(
             name=f"{name}-{kind}", schemaArn=schema_arn, datasetGroupArn=group, datasetType=kind
         )["datasetArn"]
-        kit.wait_until(p.describe_dataset, "dataset", datasetArn=dataset)
+        wait_until(p.describe_dataset, "dataset", datasetArn=dataset)
         jobs.append(
             p.create_dataset_import_job(
                 jobName=f"{name}-{kind}",
                 datasetArn=dataset,
                 dataSource={"dataLocation": uri},
-                roleArn=kit.role,
+                roleArn=ROLE,
             )["datasetImportJobArn"]
         )
     for job in jobs:
         assert (
-            kit.wait_until(p.describe_dataset_import_job, "datasetImportJob", datasetImportJobArn=job)[
-                "status"
-            ]
+            wait_until(p.describe_dataset_import_job, "datasetImportJob", datasetImportJobArn=job)["status"]
             == "ACTIVE"
         )
     solutions = {}
@@ -60,20 +57,20 @@ def run_levels(
         solutions[level] = p.create_solution(
             name=f"{name}-{level.lower()}",
             datasetGroupArn=group,
-            recipeArn=kit.recipe,
+            recipeArn=RECIPE,
             performAutoTraining=False,
             solutionConfig={
                 "optimizationObjective": {"itemAttribute": "ROYALTY", "objectiveSensitivity": level}
             },
         )["solutionArn"]
     for arn in solutions.values():
-        kit.wait_until(p.describe_solution, "solution", solutionArn=arn)
+        wait_until(p.describe_solution, "solution", solutionArn=arn)
     versions = {
         level: p.create_solution_version(solutionArn=arn)["solutionVersionArn"]
         for level, arn in solutions.items()
     }
     for version in versions.values():
-        record = kit.wait_until(p.describe_solution_version, "solutionVersion", solutionVersionArn=version)
+        record = wait_until(p.describe_solution_version, "solutionVersion", solutionVersionArn=version)
         assert record["status"] == "ACTIVE", record.get("failureReason")
     metrics = {
         level: p.get_solution_metrics(solutionVersionArn=v)["metrics"] for level, v in versions.items()
@@ -83,7 +80,7 @@ def run_levels(
         for level, v in versions.items()
     }
     for campaign in campaigns.values():
-        kit.wait_until(p.describe_campaign, "campaign", campaignArn=campaign)
+        wait_until(p.describe_campaign, "campaign", campaignArn=campaign)
     lists = {
         level: {
             user: [i["itemId"] for i in rt.get_recommendations(campaignArn=campaign, userId=user)["itemList"]]
@@ -100,11 +97,11 @@ def run_levels(
 
 
 @pytest.fixture(scope="module")
-def sweep(s3_endpoint: str, movielens: Any, kit: Any) -> Sweep:
+def sweep(s3_endpoint: str, movielens: Any) -> Sweep:
     """The four levels, with top-25 lists for the users the offline metrics evaluate."""
     users = [u for u in movielens.users if is_test_user(u)]
     with LocalPersonalize(port=0, s3_endpoint_url=s3_endpoint, status_delay=0.02) as local:
-        return run_levels(local.url, kit, movielens, "ml-sweep", LEVELS, users)
+        return run_levels(local.url, movielens, "ml-sweep", LEVELS, users)
 
 
 def test_all_nine_metrics_for_every_level(sweep: Sweep) -> None:
@@ -127,11 +124,9 @@ def test_low_and_medium_lie_between_off_and_high(sweep: Sweep) -> None:
     assert rewards == sorted(rewards), rewards
 
 
-def test_same_data_and_settings_give_the_same_results(
-    sweep: Sweep, s3_endpoint: str, movielens: Any, kit: Any
-) -> None:
+def test_same_data_and_settings_give_the_same_results(sweep: Sweep, s3_endpoint: str, movielens: Any) -> None:
     users = sorted(sweep.lists["HIGH"])[:40]
     with LocalPersonalize(port=0, s3_endpoint_url=s3_endpoint, status_delay=0.02) as fresh:
-        again = run_levels(fresh.url, kit, movielens, "ml-again", ("HIGH",), users)
+        again = run_levels(fresh.url, movielens, "ml-again", ("HIGH",), users)
     assert again.metrics["HIGH"] == sweep.metrics["HIGH"]
     assert again.lists["HIGH"] == {user: sweep.lists["HIGH"][user] for user in users}

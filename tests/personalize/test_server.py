@@ -6,24 +6,25 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from support.personalize import build_group, deploy, make_clients, train, wait_until
+from support.poll import poll
 
 from objective_sweep.personalize.server import LocalPersonalize
 
 
-def test_stop_leaves_no_thread_or_port_behind(s3_endpoint: str, s3_data: dict[str, str], kit: Any) -> None:
+def test_stop_leaves_no_thread_or_port_behind(s3_endpoint: str, s3_data: dict[str, str]) -> None:
     before = set(threading.enumerate())
     local = LocalPersonalize(port=0, s3_endpoint_url=s3_endpoint, status_delay=0.01).start()
     port = int(local.url.rsplit(":", 1)[1])
-    clients = kit.make_clients(local.url)
-    group = kit.build_group(clients, "lifecycle", s3_data["interactions"], s3_data["items"])
-    kit.train(clients, group, "lifecycle", "HIGH")
+    clients = make_clients(local.url)
+    group = build_group(clients, "lifecycle", s3_data["interactions"], s3_data["items"])
+    train(clients, group, "lifecycle", "HIGH")
     local.stop()
     leftover = [t.name for t in threading.enumerate() if t not in before and t.is_alive()]
     assert leftover == []
@@ -32,15 +33,15 @@ def test_stop_leaves_no_thread_or_port_behind(s3_endpoint: str, s3_data: dict[st
 
 
 def test_concurrent_branches_create_and_train_safely(
-    endpoint: LocalPersonalize, s3_data: dict[str, str], kit: Any
+    endpoint: LocalPersonalize, s3_data: dict[str, str]
 ) -> None:
-    clients = kit.make_clients(endpoint.url)
-    group = kit.build_group(clients, "concurrent", s3_data["interactions"], s3_data["items"])
+    clients = make_clients(endpoint.url)
+    group = build_group(clients, "concurrent", s3_data["interactions"], s3_data["items"])
 
     def branch(level: str) -> tuple[str, dict[str, float]]:
-        own = kit.make_clients(endpoint.url)
-        version = kit.train(own, group, f"concurrent-{level.lower()}", level)
-        campaign = kit.deploy(own, f"concurrent-{level.lower()}", version)
+        own = make_clients(endpoint.url)
+        version = train(own, group, f"concurrent-{level.lower()}", level)
+        campaign = deploy(own, f"concurrent-{level.lower()}", version)
         items = own.runtime.get_recommendations(campaignArn=campaign, userId="u3")["itemList"]
         assert own.checker.problems == []
         return campaign, {i["itemId"]: i["score"] for i in items}
@@ -59,18 +60,18 @@ def test_concurrent_branches_create_and_train_safely(
     assert len({n["datasetGroupArn"] for n in names}) == 16
 
 
-def test_arns_carry_the_callers_region(endpoint: LocalPersonalize, kit: Any) -> None:
-    west = kit.make_clients(endpoint.url, region="eu-west-1").personalize
+def test_arns_carry_the_callers_region(endpoint: LocalPersonalize) -> None:
+    west = make_clients(endpoint.url, region="eu-west-1").personalize
     arn = west.create_dataset_group(name="regional")["datasetGroupArn"]
     assert arn == "arn:aws:personalize:eu-west-1:123456789012:dataset-group/regional"
     assert "regional" in {g["name"] for g in west.list_dataset_groups()["datasetGroups"]}
-    east = kit.make_clients(endpoint.url).personalize
+    east = make_clients(endpoint.url).personalize
     assert "regional" not in {g["name"] for g in east.list_dataset_groups()["datasetGroups"]}
 
 
 # Starts the installed command twice (each a fresh interpreter importing the training stack).
 @pytest.mark.slow
-def test_cli_prints_the_url_first_and_serves_with_its_faults(kit: Any) -> None:
+def test_cli_prints_the_url_first_and_serves_with_its_faults() -> None:
     sweep = str(Path(sys.executable).with_name("sweep"))
     faults = '{"throttle": [{"operation": "ListRecipes", "count": 1}]}'
     process = subprocess.Popen(
@@ -83,7 +84,7 @@ def test_cli_prints_the_url_first_and_serves_with_its_faults(kit: Any) -> None:
         assert process.stdout is not None
         url = process.stdout.readline().strip()
         assert url.startswith("http://127.0.0.1:")
-        p = kit.make_clients(url).personalize
+        p = make_clients(url).personalize
         with pytest.raises(ClientError, match="ThrottlingException"):
             p.list_recipes()
         assert p.list_recipes()["recipes"]
@@ -107,14 +108,14 @@ def test_cli_prints_the_url_first_and_serves_with_its_faults(kit: Any) -> None:
 
 
 def test_a_campaign_serves_its_old_version_until_the_update_is_active(
-    endpoint: LocalPersonalize, s3_data: dict[str, str], kit: Any
+    endpoint: LocalPersonalize, s3_data: dict[str, str]
 ) -> None:
-    clients = kit.make_clients(endpoint.url)
+    clients = make_clients(endpoint.url)
     p, rt = clients.personalize, clients.runtime
-    group = kit.build_group(clients, "switch", s3_data["interactions"], s3_data["items"])
-    off = kit.train(clients, group, "switch-off", "OFF")
-    high = kit.train(clients, group, "switch-high", "HIGH")
-    campaign = kit.deploy(clients, "switch", off)
+    group = build_group(clients, "switch", s3_data["interactions"], s3_data["items"])
+    off = train(clients, group, "switch-off", "OFF")
+    high = train(clients, group, "switch-high", "HIGH")
+    campaign = deploy(clients, "switch", off)
     users = [f"u{i}" for i in range(0, 60, 7)]
 
     def lists() -> list[list[str]]:
@@ -134,7 +135,7 @@ def test_a_campaign_serves_its_old_version_until_the_update_is_active(
         )
     finally:
         endpoint.faults.clear()
-    kit.wait_until(p.describe_campaign, "campaign.latestCampaignUpdate", campaignArn=campaign)
+    wait_until(p.describe_campaign, "campaign.latestCampaignUpdate", campaignArn=campaign)
     after = lists()
     assert during == before
     assert after != before
@@ -144,7 +145,7 @@ def test_a_campaign_serves_its_old_version_until_the_update_is_active(
     )
     try:
         p.update_campaign(campaignArn=campaign, solutionVersionArn=off)
-        update = kit.wait_until(p.describe_campaign, "campaign.latestCampaignUpdate", campaignArn=campaign)
+        update = wait_until(p.describe_campaign, "campaign.latestCampaignUpdate", campaignArn=campaign)
     finally:
         endpoint.faults.clear()
     assert (update["status"], update["failureReason"]) == ("CREATE FAILED", "Injected: update fails")
@@ -230,14 +231,11 @@ def test_a_stalled_client_is_disconnected(s3_endpoint: str) -> None:
             answers = list(pool.map(lambda r: _raw(local.url, r, half_close=False), stalled))
         # The server hung up on each (recv saw the end) long before the client's own 5 s timeout.
         assert [a.startswith(b"HTTP/1.1 200") for a in answers] == [False] * len(stalled)
-        deadline = time.monotonic() + 5
-        while threading.active_count() > before and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert threading.active_count() <= before
+        poll(threading.active_count, lambda count: count <= before, timeout=5, interval=0.05)
 
 
 def test_computing_means_an_import_is_parsing_not_an_injected_delay(
-    s3_endpoint: str, s3_data: dict[str, str], kit: Any, monkeypatch: pytest.MonkeyPatch
+    s3_endpoint: str, s3_data: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The local cloud's clock runs at real speed while computing() is True (docs/local-cloud.md)."""
     from objective_sweep.personalize import imports
@@ -253,13 +251,13 @@ def test_computing_means_an_import_is_parsing_not_an_injected_delay(
     monkeypatch.setattr(imports, "read_s3_location", held_read)
     with LocalPersonalize(port=0, s3_endpoint_url=s3_endpoint, status_delay=0.01) as local:
         local.faults.add({"slow": [{"resource": "datasetImportJob", "seconds": 1}]})
-        clients = kit.make_clients(local.url)
+        clients = make_clients(local.url)
         assert not local.computing()
-        group = kit.build_group(clients, "computing", s3_data["few"], None, wait=False)
+        group = build_group(clients, "computing", s3_data["few"], None, wait=False)
         job = clients.personalize.list_dataset_import_jobs(datasetArn=group.interactions)
         [arn] = [j["datasetImportJobArn"] for j in job["datasetImportJobs"]]
         # In progress, held by the injected delay: nothing computes.
-        kit.wait_until(
+        wait_until(
             clients.personalize.describe_dataset_import_job,
             "datasetImportJob",
             done=("CREATE IN_PROGRESS",),
@@ -270,7 +268,7 @@ def test_computing_means_an_import_is_parsing_not_an_injected_delay(
         assert parsing.wait(30)
         assert local.computing()
         release.set()
-        record = kit.wait_until(
+        record = wait_until(
             clients.personalize.describe_dataset_import_job, "datasetImportJob", datasetImportJobArn=arn
         )
         assert record["status"] == "ACTIVE", record.get("failureReason")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from objective_sweep.localcloud.runs import (
@@ -12,14 +11,21 @@ from objective_sweep.localcloud.runs import (
     find_started_execution,
     upload_run,
 )
+from support.poll import poll
 
 
-def wait_for(deployment: Deployment, arn: str) -> dict[str, Any]:
+def wait_for(
+    deployment: Deployment, arn: str, *, timeout: float = 300, interval: float = 0.2
+) -> dict[str, Any]:
     """DescribeExecution once the execution has ended."""
     sfn = deployment.client("stepfunctions")
-    while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
-        time.sleep(0.2)
-    return dict(described)
+    return poll(
+        lambda: dict(sfn.describe_execution(executionArn=arn)),
+        lambda described: described["status"] != "RUNNING",
+        timeout=timeout,
+        interval=interval,
+        what=lambda described: f"{arn} still {described['status']}",
+    )
 
 
 def start_upload(deployment: Deployment, files: RunFiles, experiment: str, **fields: Any) -> str:

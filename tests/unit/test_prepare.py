@@ -5,7 +5,6 @@ object versions as idempotency keys, duplicate events, and errors that name the 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -13,7 +12,6 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
-from moto import mock_aws
 from sweep_core.errors import ExperimentBusyError, InvalidInputError
 from sweep_core.prepare import execution_running, prepare_run
 from sweep_core.progress import ReadProgress
@@ -50,14 +48,13 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
 
 
 @pytest.fixture
-def s3(dataset: dict[str, bytes]) -> Iterator[Any]:
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
-        client.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-        for name, body in dataset.items():
-            client.put_object(Bucket=BUCKET, Key=f"experiments/demo/{name}", Body=body)
-        yield client
+def s3(dataset: dict[str, bytes], empty_moto: None) -> Any:
+    client = boto3.client("s3", region_name="us-east-1")
+    client.create_bucket(Bucket=BUCKET)
+    client.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    for name, body in dataset.items():
+        client.put_object(Bucket=BUCKET, Key=f"experiments/demo/{name}", Body=body)
+    return client
 
 
 def _request(event: dict[str, Any], execution: str = "run-1") -> PrepareRunRequest:

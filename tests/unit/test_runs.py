@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from objective_sweep.localcloud.runs import (
     Deployment,
@@ -30,13 +28,12 @@ DEFINITION = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed
 
 
 @pytest.fixture
-def deployment() -> Iterator[Deployment]:
-    with mock_aws():
-        sfn = boto3.client("stepfunctions", region_name="us-east-1")
-        machine = sfn.create_state_machine(name="sweep", definition=DEFINITION, roleArn=ROLE)
-        s3 = boto3.client("s3", region_name="us-east-1")
-        s3.create_bucket(Bucket=BUCKET)
-        yield Deployment(BUCKET, machine["stateMachineArn"], region="us-east-1")
+def deployment(empty_moto: None) -> Deployment:
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    machine = sfn.create_state_machine(name="sweep", definition=DEFINITION, roleArn=ROLE)
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket=BUCKET)
+    return Deployment(BUCKET, machine["stateMachineArn"], region="us-east-1")
 
 
 def _s3_event(key: str, etag: str, version: str | None) -> dict[str, Any]:
@@ -71,7 +68,7 @@ def test_a_versioned_upload_is_found_by_its_version_never_by_an_equal_etag(deplo
     assert find_started_execution(deployment, _uploaded("v-mine"), timeout=2) == mine
     assert find_started_execution(deployment, _uploaded("v-other"), timeout=2) == other
     with pytest.raises(RunError, match="started no execution"):
-        find_started_execution(deployment, _uploaded("v-never"), timeout=0.5)
+        find_started_execution(deployment, _uploaded("v-never"), timeout=0.1)
 
 
 def test_an_unversioned_upload_is_found_by_its_etag(deployment: Deployment) -> None:

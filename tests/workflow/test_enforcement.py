@@ -6,17 +6,14 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from support.runs import wait_for
+from support.toy import TOY, TOY_SCALE
 
 from objective_sweep.localcloud import LocalCloud
-
-TOY = Path(__file__).parent / "toy"
-
 
 # Two more readers for the variant: one whose role grants no S3 action, one that may get objects but
 # not list the bucket.
@@ -48,7 +45,7 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
     variant = variant.replace("  SleepyFunction:\n", EXTRA_FUNCTIONS + "  SleepyFunction:\n")
     assert variant.count("FlakyFunction") == template.count("FlakyFunction") - 1
     (folder / "template.yaml").write_text(variant, encoding="utf-8")
-    with LocalCloud(folder / "template.yaml", personalize=False, time_scale=0.0005) as running:
+    with LocalCloud(folder / "template.yaml", personalize=False, time_scale=TOY_SCALE) as running:
         running.client("s3").put_object(Bucket=running.stack.bucket_name, Key="data/x.csv", Body=b"12345")
         yield running
 
@@ -89,8 +86,7 @@ def test_the_state_machine_invokes_only_the_functions_its_role_names(cloud: Loca
     arn = sfn.start_execution(
         stateMachineArn=cloud.stack.state_machine_arn, input=json.dumps({"items": [1]})
     )["executionArn"]
-    while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
-        time.sleep(0.1)
+    described = wait_for(cloud.deployment(), arn, timeout=60, interval=0.1)
     assert described["status"] == "FAILED"
     flaky = next(f for f in cloud.stack.functions if f.logical_id == "FlakyFunction")
     assert "lambda:InvokeFunction" in described["cause"]

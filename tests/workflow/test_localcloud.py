@@ -8,32 +8,26 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from support.runs import wait_for
+from support.toy import TOY_SCALE
+from support.toy import TOY_TEMPLATE as TOY
 
 from objective_sweep.localcloud import LocalCloud
 from objective_sweep.localcloud.template import read_stack
 from objective_sweep.localcloud.triggers import object_created_event
 
-TOY = Path(__file__).parent / "toy" / "template.yaml"
-# The toy waits 3600 s and retries after 3600 s; at this scale that is 1.8 s each, while without the
-# patch the test would hit pytest's timeout.
-SCALE = 0.0005
-
 
 @pytest.fixture(scope="module")
 def cloud() -> Iterator[LocalCloud]:
-    with LocalCloud(TOY, personalize=False, time_scale=SCALE) as running:
+    with LocalCloud(TOY, personalize=False, time_scale=TOY_SCALE) as running:
         yield running
 
 
 def _finish(cloud: LocalCloud, arn: str) -> dict[str, Any]:
-    sfn = cloud.client("stepfunctions")
-    while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
-        time.sleep(0.1)
-    return dict(described)
+    return wait_for(cloud.deployment(), arn, timeout=60, interval=0.1)
 
 
 def test_template_intrinsics_resolve_to_local_names() -> None:

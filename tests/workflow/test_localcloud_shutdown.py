@@ -7,16 +7,15 @@ import json
 import os
 import socket
 import threading
-import time
-from pathlib import Path
 
 import boto3
 import pytest
 from moto import mock_aws
+from support.poll import poll
+from support.toy import TOY_SCALE
+from support.toy import TOY_TEMPLATE as TOY
 
 from objective_sweep.localcloud import LocalCloud
-
-TOY = Path(__file__).parent / "toy" / "template.yaml"
 
 
 def test_stop_leaves_no_thread_port_patch_or_variable(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -29,7 +28,7 @@ def test_stop_leaves_no_thread_port_patch_or_variable(monkeypatch: pytest.Monkey
     original_authorize = ActionAuthenticatorMixin._authenticate_and_authorize_action
     threads_before = set(threading.enumerate())
     endpoint_before = os.environ.get("AWS_ENDPOINT_URL")
-    with LocalCloud(TOY, personalize=False, time_scale=0.0005) as cloud:
+    with LocalCloud(TOY, personalize=False, time_scale=TOY_SCALE) as cloud:
         port = int(cloud.endpoint_url.rsplit(":", 1)[1])
         sfn = cloud.client("stepfunctions")
         # An execution still waiting when the cloud stops must not outlive it.
@@ -41,7 +40,10 @@ def test_stop_leaves_no_thread_port_patch_or_variable(monkeypatch: pytest.Monkey
         assert os.environ["AWS_ENDPOINT_URL"] == cloud.endpoint_url
         assert "AWS_ENDPOINT_URL_S3" not in os.environ
     assert set(threading.enumerate()) <= threads_before
-    assert [pid for pid in processes if _alive(pid)] == []
+    # A killed container may need a moment to be reaped.
+    poll(
+        lambda: [pid for pid in processes if _alive(pid)], lambda alive: alive == [], timeout=5, interval=0.05
+    )
     with socket.socket() as probe:
         assert probe.connect_ex(("127.0.0.1", port)) != 0
     assert LambdaSimpleBackend.invoke is original_invoke
@@ -53,7 +55,7 @@ def test_stop_leaves_no_thread_port_patch_or_variable(monkeypatch: pytest.Monkey
 def test_after_the_cloud_mock_aws_names_an_unnamed_execution_again() -> None:
     # moto's settings are process-wide: the interpreter the cloud switched on, without the cloud's
     # patches, would name an unnamed execution "None" in a later mock_aws of the same process.
-    with LocalCloud(TOY, personalize=False, time_scale=0.0005):
+    with LocalCloud(TOY, personalize=False, time_scale=TOY_SCALE):
         pass
     with mock_aws():
         sfn = boto3.client("stepfunctions", region_name="us-east-1")
@@ -67,12 +69,8 @@ def test_after_the_cloud_mock_aws_names_an_unnamed_execution_again() -> None:
 
 
 def _alive(pid: int) -> bool:
-    # A killed container may need a moment to be reaped.
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        time.sleep(0.05)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
     return True
