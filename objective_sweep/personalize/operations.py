@@ -274,6 +274,9 @@ class Operations:
         arn = ctx.arn("dataset-import-job", params["jobName"])
         dataset_arn = params["datasetArn"]
         role_arn = params.get("roleArn")
+        # As in Personalize, a role the caller may not pass refuses the call before anything is recorded.
+        if role_arn:
+            self._access.check(ctx.caller, "iam:PassRole", role_arn, **{"iam:PassedToService": SERVICE})
         with self._store.transaction() as records:
             dataset = records.get(Dataset, dataset_arn)
             _require_state(dataset, dataset_arn)
@@ -295,10 +298,6 @@ class Operations:
                 )
             )
             schema = records.get(Schema, dataset.schema_arn).parsed
-        # Checked after the job is recorded, so a refused PassRole leaves the job CREATE PENDING; real
-        # Personalize checks first. Kept as it was (no behaviour change) until a test pins the real order.
-        if role_arn:
-            self._access.check(ctx.caller, "iam:PassRole", role_arn, **{"iam:PassedToService": SERVICE})
 
         def work() -> None:
             table = self._reader.read(location, schema, role_arn)
