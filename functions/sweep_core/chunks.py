@@ -14,6 +14,7 @@ import io
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable
+from typing import BinaryIO, cast
 
 from pydantic import Field
 
@@ -132,24 +133,37 @@ def validate_chunk(
         begin = newline + 1
     stop = data.find(b"\n", owned_end - 1)
     if stop != -1:
-        owned, lines = data[begin : stop + 1], data.count(b"\n", begin, stop + 1)
+        owned, lines = memoryview(data)[begin : stop + 1], data.count(b"\n", begin, stop + 1)
     elif first + len(data) >= job.size:
-        owned = data[begin:]
-        lines = owned.count(b"\n") + 1
+        owned = memoryview(data)[begin:]
+        lines = data.count(b"\n", begin) + 1
     else:
         # The chunk's last line runs on past MAX_LINE_BYTES: checked only up to the line before it.
         owned_lines = data.count(b"\n", begin, owned_end)
         cut = data.rfind(b"\n", begin, owned_end) + 1 or begin
-        owned, lines = data[begin:cut], owned_lines + 1
+        owned, lines = memoryview(data)[begin:cut], owned_lines + 1
         findings.add(
             f"a line longer than {MAX_LINE_BYTES // 1024} KiB; no interactions row is that long",
             "check that the file is CSV with one interaction per line",
             line=lines,
             kind=_LONG_LINE,
         )
-    for first_line, text in _blocks(io.BytesIO(owned), findings, whole_file=False):
+    for first_line, text in _blocks(cast(BinaryIO, _Reader(owned)), findings, whole_file=False):
         _check_block(check, findings, first_line, text, job.chunk_bytes)
     return _result(chunk, check, findings, lines=lines)
+
+
+class _Reader:
+    """read(n) over a slice of the chunk's bytes, copying only what is read: the chunk is not copied whole."""
+
+    def __init__(self, view: memoryview) -> None:
+        self._view = view
+        self._position = 0
+
+    def read(self, size: int) -> bytes:
+        part = self._view[self._position : self._position + size].tobytes()
+        self._position += len(part)
+        return part
 
 
 def _check_block(

@@ -13,11 +13,11 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from sweep_core.errors import ExperimentBusyError, InvalidInputError
-from sweep_core.prepare import execution_running, prepare_run
+from sweep_core.prepare import execution_running, finish_validation, prepare_run, validate_chunk_object
 from sweep_core.progress import ReadProgress
 from sweep_core.runtime import Settings
 from sweep_core.s3 import S3Location, claim, release_lease
-from sweep_core.steps import PrepareRunRequest
+from sweep_core.steps import Chunk, ChunkRequest, FinishValidationRequest, PrepareRunRequest
 
 from objective_sweep.datasets.synthetic import SyntheticSpec, generate
 from objective_sweep.localcloud.triggers import object_created_event
@@ -409,3 +409,46 @@ def test_validation_reports_how_far_it_read_and_chooses_the_report_users(
     assert progress.describe().endswith("(100%)")
     assert " 0 of 0 " not in progress.describe()
     assert run.report_users == ["7", "1", "2", "3"]
+
+
+def test_a_file_over_the_chunk_size_gives_the_same_run_through_its_chunks(s3: Any) -> None:
+    """PrepareRun's manifest, every ValidateChunk and FinishValidation, against S3, build exactly the
+    run PrepareRun builds for the file in one piece."""
+    _upload_run_file(s3, RUN_FILE)
+    event = {"runFile": f"s3://{BUCKET}/{RUN_KEY}"}
+    whole = prepare_run(s3, _request(event, "whole"), SETTINGS, still_running)
+    assert whole.run is not None
+    assert whole.chunked is None
+    release_lease(s3, S3Location(BUCKET, "runs/demo/lease.json"), whole.run.execution_arn)
+
+    chunked_settings = SETTINGS.model_copy(update={"validation_chunk_bytes": 4096})
+    split = prepare_run(s3, _request(event, "split"), chunked_settings, still_running)
+    assert split.run is None
+    assert split.chunked is not None
+    manifest = s3.get_object(Bucket=split.chunked.manifest_bucket, Key=split.chunked.manifest_key)
+    chunks = [Chunk.model_validate(item) for item in json.loads(manifest["Body"].read())]
+    assert len(chunks) == split.chunked.chunks >= 4
+    lines = sum(
+        validate_chunk_object(s3, ChunkRequest(chunk=chunk, job=split.chunked.job)).lines for chunk in chunks
+    )
+    assert (
+        lines
+        == len(
+            s3.get_object(Bucket=BUCKET, Key="experiments/demo/interactions.csv")["Body"].read().splitlines()
+        )
+        - 1
+    )
+    finished = finish_validation(s3, FinishValidationRequest(chunked=split.chunked)).run
+    assert finished is not None
+    different = {"execution_arn", "execution_name"}
+    assert finished.model_dump(exclude=different) == whole.run.model_dump(exclude=different)
+
+
+def test_a_problem_in_the_items_file_stops_a_chunked_run_before_the_chunks(s3: Any) -> None:
+    s3.put_object(Bucket=BUCKET, Key="experiments/demo/items.csv", Body=b"ITEM_ID,ROYALTY\ni1,\n")
+    chunked_settings = SETTINGS.model_copy(update={"validation_chunk_bytes": 4096})
+    with pytest.raises(
+        InvalidInputError, match=r"items.csv, line 2, column ROYALTY: the objective ROYALTY is empty"
+    ):
+        prepare_run(s3, _request(_upload_run_file(s3, RUN_FILE)), chunked_settings, still_running)
+    assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix="runs/demo/validation/")

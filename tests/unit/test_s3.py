@@ -9,7 +9,8 @@ from collections.abc import Iterator
 import boto3
 import pytest
 from moto import mock_aws
-from sweep_core.s3 import S3Location, claim, resolve, text_lines
+from sweep_core.errors import DataUnavailableError
+from sweep_core.s3 import S3Location, claim, object_size, read_range, resolve, text_lines
 
 
 def test_resolve_relative_to_the_run_file_folder() -> None:
@@ -51,3 +52,17 @@ def test_claim_is_won_once_and_reported_to_the_loser(s3: object) -> None:
     assert claim(s3, location, "arn:second") == "arn:first"  # type: ignore[arg-type]
     # A retried PrepareRun of the winning execution still owns it.
     assert claim(s3, location, "arn:first") == "arn:first"  # type: ignore[arg-type]
+
+
+def test_a_range_is_read_only_from_the_object_version_validated() -> None:
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="ranged")
+        s3.put_object(Bucket="ranged", Key="k.csv", Body=b"USER_ID,ITEM_ID\n1,2\n")
+        location = S3Location("ranged", "k.csv")
+        size, etag = object_size(s3, location)
+        assert size == 20
+        assert read_range(s3, location, etag, 16, 18) == b"1,2"
+        s3.put_object(Bucket="ranged", Key="k.csv", Body=b"USER_ID,ITEM_ID\n3,4\n")
+        with pytest.raises(DataUnavailableError, match="was replaced while the run was validating it"):
+            read_range(s3, location, etag, 16, 18)

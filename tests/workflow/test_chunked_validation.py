@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from support.runs import entered_states, wait_for
 
 from objective_sweep.localcloud import LocalCloud
@@ -17,7 +18,7 @@ from objective_sweep.localcloud.runs import Deployment, RunFiles, start_console_
 
 pytestmark = pytest.mark.slow
 
-CHUNK_BYTES = 16 * 1024
+CHUNK_BYTES = 36 * 1024
 
 
 @pytest.fixture(scope="module")
@@ -71,9 +72,10 @@ def test_a_bad_row_in_the_third_chunk_is_reported_at_its_true_line(
     chunks = json.loads(manifest["Body"].read())
     assert len(chunks) >= 4
     assert chunks[2]["start"] <= start < chunks[2]["end"]
-    # The lease was given back: the experiment can run again at once.
-    again, _ = _run(deployment, "chunked", bad, files.items.read_bytes())
-    assert "already running" not in str(wait_for(deployment, again).get("cause"))
+    # NotifyFailure gave the experiment's lease back (the run was never built: it found the experiment
+    # in the chunked state).
+    with pytest.raises(ClientError, match="NoSuchKey"):
+        deployment.client("s3").get_object(Bucket=deployment.bucket, Key="runs/chunked/lease.json")
 
 
 def test_a_file_under_the_threshold_is_validated_by_prepare_run_alone(

@@ -1,5 +1,5 @@
 """Least privilege, both ways, on the real template: the workflow runs every path that needs a permission
-(a sweep started by an upload, a run that fails in PrepareRun on a missing file, a retrain fired by the
+(a sweep started by an upload, its interactions file validated in chunks by the Distributed Map, a run that fails in PrepareRun on a missing file, a retrain fired by the
 schedule that takes over a lease its ended holder never gave back) with IAM enforced, so a missing grant fails here with AccessDenied; and every grant the
 template writes must have been the only one admitting some call of those runs, so no grant is unused
 or redundant. docs/deploy.md's table must list exactly the template's grants."""
