@@ -29,6 +29,10 @@ MetricName = Literal[
     "average_rewards_at_k",
 ]
 METRIC_NAMES: tuple[MetricName, ...] = get_args(MetricName)
+# The relevance both the recommendation policy and the retraining quality gate guard by default.
+RELEVANCE_METRIC: MetricName = "normalized_discounted_cumulative_gain_at_10"
+# A relative change that is acceptable, from 0 to 1 (0.05 = 5%).
+Tolerance = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 
 # The recipe the sweep trains: its solutionConfig accepts an optimizationObjective and its campaigns
 # answer GetRecommendations, which the comparison calls.
@@ -56,14 +60,11 @@ class RecommendationPolicy(CamelModel):
     """How the report picks the level to ship."""
 
     relevance_metric: MetricName = Field(
-        default="normalized_discounted_cumulative_gain_at_10",
+        default=RELEVANCE_METRIC,
         description="Personalize offline metric whose loss against OFF is bounded by the tolerance.",
     )
-    tolerance: float = Field(
+    tolerance: Tolerance = Field(
         default=0.05,
-        ge=0,
-        le=1,
-        allow_inf_nan=False,
         description="Largest relative loss of relevanceMetric against OFF that is acceptable (0.05 = 5%).",
     )
 
@@ -72,14 +73,11 @@ class QualityGate(CamelModel):
     """When a retrained solution version may replace the one a campaign serves."""
 
     metric: MetricName = Field(
-        default="normalized_discounted_cumulative_gain_at_10",
+        default=RELEVANCE_METRIC,
         description="Personalize offline metric compared between the new and the deployed version.",
     )
-    tolerance: float = Field(
+    tolerance: Tolerance = Field(
         default=0.02,
-        ge=0,
-        le=1,
-        allow_inf_nan=False,
         description="Largest relative drop of the metric that still lets the new version deploy.",
     )
 

@@ -87,3 +87,13 @@ def experiment_prefix(experiment: str) -> str:
 
 def run_file_key(experiment: str) -> str:
     return experiment_prefix(experiment) + RUN_FILE_NAME
+
+
+def validation_prefix(experiment: str, execution_name: str) -> str:
+    """Where a chunked validation keeps its manifest, the item ids and each chunk's result (under runs/,
+    which expires after 90 days)."""
+    return f"runs/{experiment}/validation/{execution_name}/"
+
+
+def chunk_result_key(experiment: str, execution_name: str, index: int) -> str:
+    return f"{validation_prefix(experiment, execution_name)}chunk-{index:05d}.json"

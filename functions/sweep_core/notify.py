@@ -11,7 +11,7 @@ from sweep_core.errors import readable_cause
 from sweep_core.report.format import money
 from sweep_core.report.summary import SUBJECT_LIMIT, ascii_safe
 from sweep_core.s3 import S3Location, release_lease
-from sweep_core.steps import ApplyKeepResult, NotifyRequest, NotifyResult, Run
+from sweep_core.steps import ApplyKeepResult, ChunkedValidation, NotifyRequest, NotifyResult, Run
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -69,13 +69,15 @@ def publish(sns: SNSClient, topic_arn: str | None, request: NotifyRequest) -> No
 
 def release(s3: S3Client, bucket: str, request: NotifyRequest) -> bool:
     """Give up the experiment's lease if this execution holds it (the run has ended either way)."""
-    raw = (
-        request.run.model_dump(mode="json", by_alias=True)
-        if request.run
-        else (request.state or {}).get("run")
-    )
-    if not raw:
+    state = request.state or {}
+    raw = request.run.model_dump(mode="json", by_alias=True) if request.run else state.get("run")
+    if raw:
+        run = Run.model_validate(raw)
+        experiment, owner = run.config.experiment, run.execution_arn
+    elif state.get("chunked"):
+        # A large interactions file failed its chunked validation: the run was never built.
+        pending = ChunkedValidation.model_validate(state["chunked"]).pending
+        experiment, owner = pending.config.experiment, pending.execution_arn
+    else:
         return False
-    run = Run.model_validate(raw)
-    lease = S3Location(bucket, names.lease_key(run.config.experiment))
-    return release_lease(s3, lease, run.execution_arn)
+    return release_lease(s3, S3Location(bucket, names.lease_key(experiment)), owner)

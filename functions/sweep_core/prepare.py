@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import posixpath
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
@@ -14,6 +14,17 @@ from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEve
 from pydantic import ValidationError
 
 from sweep_core import names
+from sweep_core.chunks import (
+    MAX_HEADER_BYTES,
+    ChunkResult,
+    check_header,
+    dump,
+    header_end,
+    merge,
+    others_from,
+    plan,
+    validate_chunk,
+)
 from sweep_core.errors import ExperimentBusyError, InvalidInputError, Problem
 from sweep_core.models import RunConfig
 from sweep_core.progress import ProgressReader, ReadProgress
@@ -23,15 +34,30 @@ from sweep_core.runtime import Settings, logger
 from sweep_core.s3 import (
     S3Location,
     claim,
+    object_size,
     object_version,
     put_text,
+    read_json,
+    read_range,
     release_lease,
     resolve,
     take_lease,
 )
 from sweep_core.schemas import build_schema, schema_json
-from sweep_core.steps import DataFile, PrepareRunRequest, PrepareRunResult, Run, Trigger
-from sweep_core.validation import validate_inputs
+from sweep_core.steps import (
+    ChunkedValidation,
+    ChunkJob,
+    ChunkRequest,
+    DataFile,
+    FinishValidationRequest,
+    PendingRun,
+    PrepareRunRequest,
+    PrepareRunResult,
+    Run,
+    RunBase,
+    Trigger,
+)
+from sweep_core.validation import DEFAULT_MAX_PROBLEMS, DataSummary, check_other_files, validate_inputs
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -91,7 +117,9 @@ def prepare_run(
         )
     try:
         progress = S3Location(settings.bucket_name, names.progress_key(config.experiment))
-        return PrepareRunResult(run=_validated_run(s3, request, config, trigger, run_file, progress))
+        return _validated_run(
+            s3, request, config, trigger, run_file, progress, settings.validation_chunk_bytes
+        )
     except BaseException:
         # Nothing was created: the next run of the experiment must not wait for this one's lease.
         release_lease(s3, lease, request.execution_arn)
@@ -105,19 +133,12 @@ def _validated_run(
     trigger: Trigger,
     run_file: S3Location | None,
     progress: S3Location,
-) -> Run:
+    chunk_bytes: int | None,
+) -> PrepareRunResult:
     files = {
         kind: _data_file(s3, getattr(config, kind), kind) for kind in _PATH_FIELDS if getattr(config, kind)
     }
-    summary = validate_inputs(config, lambda uri: _open(s3, uri, progress, request.execution_name))
-    schemas = {
-        "interactions": schema_json(build_schema("interactions", summary.interaction_columns)),
-        "items": schema_json(build_schema("items", summary.items_columns, objective=config.objective)),
-    }
-    if config.users and summary.users_columns:
-        schemas["users"] = schema_json(build_schema("users", summary.users_columns))
-    imported = [files[kind].version for kind in ("interactions", "items", "users") if kind in files]
-    return Run(
+    base = RunBase(
         config=config,
         execution_arn=request.execution_arn,
         execution_name=request.execution_name,
@@ -125,11 +146,126 @@ def _validated_run(
         trigger=trigger,
         run_file=run_file.uri if run_file else None,
         files=files,
+    )
+
+    def open_file(uri: str) -> BinaryIO:
+        return _open(s3, uri, progress, request.execution_name)
+
+    interactions = S3Location.parse(config.interactions)
+    size, etag = object_size(s3, interactions)
+    if chunk_bytes and size > chunk_bytes:
+        return PrepareRunResult(chunked=_split(s3, base, open_file, size, etag, chunk_bytes))
+    return PrepareRunResult(run=build_run(base, validate_inputs(config, open_file)))
+
+
+def build_run(base: RunBase, summary: DataSummary) -> Run:
+    config = base.config
+    schemas = {
+        "interactions": schema_json(build_schema("interactions", summary.interaction_columns)),
+        "items": schema_json(build_schema("items", summary.items_columns, objective=config.objective)),
+    }
+    if config.users and summary.users_columns:
+        schemas["users"] = schema_json(build_schema("users", summary.users_columns))
+    imported = [base.files[kind].version for kind in ("interactions", "items", "users") if kind in base.files]
+    return Run(
+        **dict(base),
         fingerprint=names.digest(*imported),
         dataset=DatasetFacts(interactions=summary.interactions, users=summary.users, items=summary.items),
         schemas=schemas,
         report_users=report_users(config, summary.first_users),
     )
+
+
+def _split(
+    s3: S3Client, base: RunBase, open_file: Callable[[str], BinaryIO], size: int, etag: str, chunk_bytes: int
+) -> ChunkedValidation:
+    """Check everything but the interactions rows here (so a bad items file stops the run before the
+    parallel pass), and write the manifest of the interactions file's chunks for the Distributed Map."""
+    config = base.config
+    others = check_other_files(config, open_file, DEFAULT_MAX_PROBLEMS)
+    location = S3Location.parse(config.interactions)
+    head = read_range(s3, location, etag, 0, min(size, MAX_HEADER_BYTES) - 1)
+    data_start = header_end(head)
+    header_found, header = check_header(head[:data_start], config.interactions, DEFAULT_MAX_PROBLEMS)
+    others.check(header_found)
+    if header is None:
+        raise RuntimeError(f"the header of {config.interactions} was refused without a problem to report")
+    bucket = location.bucket
+    prefix = names.validation_prefix(config.experiment, base.execution_name)
+    known_items = others.known_items
+    items_uri = None
+    if known_items is not None:
+        items_location = S3Location(bucket, prefix + "items.json")
+        put_text(s3, items_location, json.dumps(sorted(known_items)), "application/json")
+        items_uri = items_location.uri
+    chunks = plan(data_start, size, chunk_bytes)
+    manifest = S3Location(bucket, prefix + "manifest.json")
+    put_text(
+        s3,
+        manifest,
+        json.dumps([c.model_dump(mode="json", by_alias=True) for c in chunks]),
+        "application/json",
+    )
+    logger.info("interactions split for parallel validation", extra={"bytes": size, "chunks": len(chunks)})
+    return ChunkedValidation(
+        manifest_bucket=bucket,
+        manifest_key=manifest.key,
+        chunks=len(chunks),
+        job=ChunkJob(
+            experiment=config.experiment,
+            execution_name=base.execution_name,
+            file=config.interactions,
+            etag=etag,
+            size=size,
+            data_start=data_start,
+            header=header,
+            known_items=items_uri,
+            chunk_bytes=chunk_bytes,
+            max_problems=DEFAULT_MAX_PROBLEMS,
+        ),
+        pending=PendingRun(
+            **dict(base),
+            items=others.items.rows,
+            items_columns=others.items.columns,
+            users_columns=others.users.columns if others.users else None,
+            objective_min=others.items.objective_min,
+            objective_max=others.items.objective_max,
+        ),
+    )
+
+
+def validate_chunk_object(s3: S3Client, request: ChunkRequest) -> ChunkResult:
+    """ValidateChunk: check one chunk of the interactions file and store its result beside the manifest."""
+    job, chunk = request.job, request.chunk
+    location = S3Location.parse(job.file)
+    known_items = None
+    if job.known_items:
+        known_items = set(read_json(s3, S3Location.parse(job.known_items)))
+    result = validate_chunk(
+        job, chunk, lambda first, last: read_range(s3, location, job.etag, first, last), known_items
+    )
+    key = names.chunk_result_key(job.experiment, job.execution_name, chunk.index)
+    s3.put_object(Bucket=location.bucket, Key=key, Body=dump(result), ContentType="application/json")
+    return result
+
+
+def finish_validation(s3: S3Client, request: FinishValidationRequest) -> PrepareRunResult:
+    """FinishValidation: merge the chunks' results into the run, or fail with the whole file's problems
+    at their true lines (the lease is given back by NotifyFailure)."""
+    chunked = request.chunked
+    job, pending = chunked.job, chunked.pending
+    bucket = chunked.manifest_bucket
+
+    def results() -> Iterator[ChunkResult]:
+        # One at a time: each holds its chunk's per-user counts.
+        for index in range(chunked.chunks):
+            key = names.chunk_result_key(job.experiment, job.execution_name, index)
+            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            yield ChunkResult.model_validate_json(body)
+
+    summary = merge(pending.config, job, others_from(pending), results())
+    base = RunBase(**{name: getattr(pending, name) for name in RunBase.model_fields})
+    return PrepareRunResult(run=build_run(base, summary))
 
 
 def report_users(config: RunConfig, first_users: list[str]) -> list[str]:

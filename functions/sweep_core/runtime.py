@@ -53,6 +53,8 @@ class Settings(BaseModel):
         default_factory=lambda: list(ALL_SENSITIVITIES), alias="DEFAULT_SENSITIVITIES"
     )
     stack_name: str = Field(default="objective-sweep", alias="STACK_NAME")
+    # An interactions file larger than this is validated in chunks of this size by a Distributed Map.
+    validation_chunk_bytes: int | None = Field(default=None, alias="VALIDATION_CHUNK_BYTES", gt=0)
 
     @field_validator("default_sensitivities", mode="before")
     @classmethod

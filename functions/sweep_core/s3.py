@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from botocore.exceptions import ClientError
 
-from sweep_core.errors import TransientServiceError
+from sweep_core.errors import DataUnavailableError, TransientServiceError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -57,6 +57,27 @@ def object_version(s3: S3Client, location: S3Location) -> str:
     if version and version != "null":
         return version
     return head["ETag"].strip('"')
+
+
+def read_range(s3: S3Client, location: S3Location, etag: str, first: int, last: int) -> bytes:
+    """Bytes first..last (inclusive) of the object, if it is still the one with this ETag."""
+    try:
+        response = s3.get_object(
+            Bucket=location.bucket, Key=location.key, Range=f"bytes={first}-{last}", IfMatch=etag
+        )
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") not in _EXISTS:
+            raise
+        raise DataUnavailableError(
+            f"{location.uri} was replaced while the run was validating it; start the run again"
+        ) from error
+    return response["Body"].read()
+
+
+def object_size(s3: S3Client, location: S3Location) -> tuple[int, str]:
+    """(size in bytes, ETag) of the object."""
+    head = s3.head_object(Bucket=location.bucket, Key=location.key)
+    return head["ContentLength"], head["ETag"]
 
 
 def open_stream(s3: S3Client, location: S3Location) -> BinaryIO:

@@ -9,7 +9,8 @@ from typing import Any, Literal
 from pydantic import Field
 
 from sweep_core.models import CamelModel, RunConfig, Sensitivity
-from sweep_core.report.model import DatasetFacts, DeploymentDecision
+from sweep_core.report.model import DatasetFacts, DeploymentDecision, LevelResources
+from sweep_core.schemas import Column
 
 DataKind = Literal["interactions", "items", "users", "titles"]
 Trigger = Literal["console", "runFile", "s3Event", "schedule"]
@@ -23,8 +24,8 @@ class DataFile(CamelModel):
     version: str
 
 
-class Run(CamelModel):
-    """The validated run every later step works from (PrepareRun's result, at ``$.run``)."""
+class RunBase(CamelModel):
+    """What PrepareRun knows of a run before its data is validated."""
 
     config: RunConfig
     execution_arn: str
@@ -33,6 +34,11 @@ class Run(CamelModel):
     trigger: Trigger
     run_file: str | None = None
     files: dict[DataKind, DataFile]
+
+
+class Run(RunBase):
+    """The validated run every later step works from (PrepareRun's result, at ``$.run``)."""
+
     fingerprint: str = Field(description="Digest of every imported file's version: names solution versions.")
     dataset: DatasetFacts
     schemas: dict[str, str] = Field(description="Dataset kind -> Avro schema JSON for CreateSchema.")
@@ -52,12 +58,73 @@ class PrepareRunRequest(CamelModel):
     started_at: datetime
 
 
+class Chunk(CamelModel):
+    """One byte range [start, end) of an interactions file; it owns the lines that start inside it."""
+
+    index: int = Field(ge=0)
+    start: int = Field(ge=0)
+    end: int = Field(gt=0)
+
+
+class ChunkJob(CamelModel):
+    """What every chunk of one interactions file's validation shares (each chunk is one Distributed
+    Map item; this part comes from the state, not from the manifest)."""
+
+    experiment: str
+    execution_name: str
+    file: str = Field(description="s3:// URI of the interactions file.")
+    etag: str = Field(description="The object validated: every read is conditional on it (If-Match).")
+    size: int = Field(ge=0)
+    data_start: int = Field(ge=0, description="Byte offset of line 2, the first after the header.")
+    header: str = Field(description="The header line as written (already checked).")
+    known_items: str | None = Field(
+        description="s3:// URI of the items file's ids (JSON list); None when there is no items file to check against."
+    )
+    chunk_bytes: int = Field(gt=0)
+    max_problems: int = Field(gt=0)
+
+
+class PendingRun(RunBase):
+    """Everything of the Run but what the interactions rows decide, carried from PrepareRun to
+    FinishValidation while the chunks are validated."""
+
+    items: int
+    items_columns: list[Column]
+    users_columns: list[Column] | None = None
+    objective_min: float
+    objective_max: float
+
+
+class ChunkedValidation(CamelModel):
+    """PrepareRun's answer for an interactions file larger than one chunk: the manifest (a JSON list of
+    Chunk, read by the Distributed Map's ItemReader), what the chunks share, and the run so far."""
+
+    manifest_bucket: str
+    manifest_key: str
+    chunks: int = Field(ge=0)
+    job: ChunkJob
+    pending: PendingRun
+
+
+class ChunkRequest(CamelModel):
+    """ValidateChunk's Parameters: one manifest item and the shared job."""
+
+    chunk: Chunk
+    job: ChunkJob
+
+
+class FinishValidationRequest(CamelModel):
+    chunked: ChunkedValidation
+
+
 class PrepareRunResult(CamelModel):
-    """A duplicate S3 event (same object version already claimed by another execution) yields no run."""
+    """A duplicate S3 event (same object version already claimed by another execution) yields no run;
+    an interactions file over the chunk size yields `chunked` instead, and FinishValidation the run."""
 
     duplicate: bool = False
     duplicate_of: str | None = None
     run: Run | None = None
+    chunked: ChunkedValidation | None = None
 
 
 class WaitPolicy(CamelModel):
@@ -124,14 +191,9 @@ class LevelRequest(CamelModel):
     wait: WaitPolicy
 
 
-class LevelRecord(CamelModel):
+class LevelRecord(LevelResources):
     """What a Map iteration ends with: the ARNs of an ACTIVE level, or the Catch's error record."""
 
-    sensitivity: Sensitivity
-    status: Literal["ACTIVE", "FAILED"]
-    solution_arn: str | None = None
-    solution_version_arn: str | None = None
-    campaign_arn: str | None = None
     deployment: DeploymentDecision | None = None
     error: str | None = None
     cause: str | None = None

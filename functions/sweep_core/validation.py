@@ -109,6 +109,9 @@ class _Findings:
     cap: int
     problems: list[Problem] = field(default_factory=list)
     more: int = 0
+    # The problems counted in `more`, by (kind, column) (None: no kind): enough to merge the findings
+    # of consecutive pieces of one file exactly (sweep_core.chunks).
+    overflow: Counter[tuple[str, str | None] | None] = field(default_factory=Counter)
     _first_of_kind: dict[tuple[str, str | None], int] = field(default_factory=dict)
     _repeats: Counter[int] = field(default_factory=Counter)
 
@@ -133,6 +136,33 @@ class _Findings:
             self.problems.append(Problem(file=self.file, message=message, fix=fix, line=line, column=column))
         else:
             self.more += 1
+            self.overflow[key] += 1
+
+    def kinds(self) -> list[str | None]:
+        """The kind each listed problem was added with (None: none), in list order."""
+        kinds: list[str | None] = [None] * len(self.problems)
+        for (kind, _), index in self._first_of_kind.items():
+            kinds[index] = kind
+        return kinds
+
+    def replay(self, problem: Problem, kind: str | None, *, line_offset: int = 0) -> None:
+        """Add a problem another _Findings listed (with its repeats), as if its rows had been added here
+        one by one; its line moves by `line_offset`."""
+        key = (kind, problem.column) if kind else None
+        if (key and key in self._first_of_kind) or len(self.problems) < self.cap:
+            line = problem.line + line_offset if problem.line is not None else None
+            self.add(problem.message, problem.fix, line, problem.column, kind=kind, repeats=problem.repeats)
+        else:
+            self.more += 1 + problem.repeats
+            self.overflow[key] += 1 + problem.repeats
+
+    def replay_overflow(self, key: tuple[str, str | None] | None, count: int) -> None:
+        """Count problems another _Findings only counted (after listing all it could)."""
+        if key and key in self._first_of_kind:
+            self._repeats[self._first_of_kind[key]] += count
+        else:
+            self.more += count
+            self.overflow[key] += count
 
     def collected(self) -> list[Problem]:
         """The problems, each with the number of further rows like it."""
@@ -177,33 +207,59 @@ def validate_inputs(
     `open_binary(path)` opens config.interactions / .items / .users (S3 bodies or local files).
     Raises InvalidInputError listing every problem found, up to `max_problems_per_file` per file.
     """
-    config_found = _Findings(CONFIG_FILE, max_problems_per_file)
-    config_found.problems.extend(check_config(config))
-    findings = [config_found]
-    items_found = _Findings(config.items, max_problems_per_file)
-    findings.append(items_found)
-    items = _validate_file("items", config.items, open_binary, items_found, objective=config.objective)
+    others = check_other_files(config, open_binary, max_problems_per_file)
     interactions_found = _Findings(config.interactions, max_problems_per_file)
-    findings.append(interactions_found)
-    # A broken items file would make every interaction look orphaned: check references only
-    # against an items file that could be read.
     interactions = _validate_file(
-        "interactions",
-        config.interactions,
-        open_binary,
-        interactions_found,
-        known_items=items.ids if items.columns else None,
+        "interactions", config.interactions, open_binary, interactions_found, known_items=others.known_items
     )
+    return summarise(config, others, interactions, interactions_found)
+
+
+@dataclass
+class OtherFiles:
+    """The checks of everything but the interactions file: the RunConfig, the items and users files."""
+
+    config_found: _Findings
+    items_found: _Findings
+    items: _FileResult
+    users_found: _Findings | None = None
     users: _FileResult | None = None
+
+    @property
+    def known_items(self) -> set[str] | None:
+        # A broken items file would make every interaction look orphaned: check references only
+        # against an items file that could be read.
+        return self.items.ids if self.items.columns else None
+
+    def check(self, interactions_found: _Findings) -> None:
+        """Raise InvalidInputError with every file's problems, in the order of the files in the run."""
+        findings = [self.config_found, self.items_found, interactions_found]
+        findings += [self.users_found] if self.users_found else []
+        problems = [p for f in findings for p in f.collected()]
+        if problems:
+            raise InvalidInputError(problems, more=sum(f.more for f in findings))
+
+
+def check_other_files(config: RunConfig, open_binary: Callable[[str], BinaryIO], cap: int) -> OtherFiles:
+    config_found = _Findings(CONFIG_FILE, cap)
+    config_found.problems.extend(check_config(config))
+    items_found = _Findings(config.items, cap)
+    items = _validate_file("items", config.items, open_binary, items_found, objective=config.objective)
+    others = OtherFiles(config_found, items_found, items)
     if config.users:
-        users_found = _Findings(config.users, max_problems_per_file)
-        findings.append(users_found)
-        users = _validate_file("users", config.users, open_binary, users_found)
+        others.users_found = _Findings(config.users, cap)
+        others.users = _validate_file("users", config.users, open_binary, others.users_found)
+    return others
+
+
+def summarise(
+    config: RunConfig, others: OtherFiles, interactions: _FileResult, interactions_found: _Findings
+) -> DataSummary:
+    """The run's DataSummary, or InvalidInputError with every file's problems (interactions' whole-file
+    checks, Personalize's minimums, included)."""
     if interactions.columns and not interactions_found.problems:
         _check_minimums(interactions, interactions_found)
-    problems = [p for f in findings for p in f.collected()]
-    if problems:
-        raise InvalidInputError(problems, more=sum(f.more for f in findings))
+    others.check(interactions_found)
     # The report's users: the sample users, then the first reportUsers others, so as many may be needed.
     wanted = config.report_users + len(config.sample_users)
     return DataSummary(
@@ -211,12 +267,12 @@ def validate_inputs(
         users=len(interactions.per_user),
         first_users=heapq.nsmallest(wanted, interactions.per_user, key=natural_order),
         users_with_2plus=_active_users(interactions.per_user),
-        items=items.rows,
+        items=others.items.rows,
         interaction_columns=interactions.columns,
-        items_columns=items.columns,
-        users_columns=users.columns if users else None,
-        objective_min=items.objective_min,
-        objective_max=items.objective_max,
+        items_columns=others.items.columns,
+        users_columns=others.users.columns if others.users else None,
+        objective_min=others.items.objective_min,
+        objective_max=others.items.objective_max,
     )
 
 
@@ -302,13 +358,14 @@ class _NotText(Exception):
     """The file is not a CSV text file at all (already reported); its rows are not checked."""
 
 
-def _blocks(stream: BinaryIO, findings: _Findings) -> Iterator[tuple[int, str]]:
+def _blocks(stream: BinaryIO, findings: _Findings, *, whole_file: bool = True) -> Iterator[tuple[int, str]]:
     """(number of the block's first line, text of whole lines) for the whole file, checking the
-    encoding and the size limit on the way."""
+    encoding and the size limit on the way. Not `whole_file`: lines from the middle of a file (no
+    leading file signature or byte order mark to look for, no size limit), numbered from 1."""
     carry = b""
     line = 1
     size = 0
-    first = True
+    first = whole_file
     while True:
         data = stream.read(_BLOCK_BYTES)
         size += len(data)
@@ -332,6 +389,11 @@ def _blocks(stream: BinaryIO, findings: _Findings) -> Iterator[tuple[int, str]]:
         block = data[:end]
         yield line, _decode(block, line, findings)
         line += block.count(b"\n")
+    if whole_file:
+        check_size(size, findings)
+
+
+def check_size(size: int, findings: _Findings) -> None:
     if size > MAX_FILE_BYTES:
         findings.add(
             f"is {size / 1024**3:.1f} GiB; a Personalize import takes at most {MAX_FILE_BYTES // 1024**3} GiB",
@@ -351,6 +413,10 @@ def _decode(block: bytes, line: int, findings: _Findings) -> str:
             line=line + block.count(b"\n", 0, error.start),
         )
         return block.decode("utf-8", errors="replace")
+
+
+def no_rows(findings: _Findings) -> None:
+    findings.add("has a header but no data rows", "add data rows below the header", line=2)
 
 
 class _FileCheck:
@@ -391,7 +457,7 @@ class _FileCheck:
             )
             return self.result
         if self.result.rows == 0:
-            self.findings.add("has a header but no data rows", "add data rows below the header", line=2)
+            no_rows(self.findings)
         elif self.kind == "items" and self.objective:
             self._objective_findings()
         self.result.columns = [self._column(state) for state in self.states]

@@ -320,8 +320,15 @@ def _sweep(args: argparse.Namespace, files: RunFiles, **fields: Any) -> int:
         uploaded = upload_run(deployment, config, files, say=_progress)
         print(f"uploaded s3://{deployment.bucket}/{uploaded.key}; waiting for the execution it starts")
         execution_arn = find_started_execution(deployment, uploaded)
+        own_cloud = not (getattr(args, "stack", None) or getattr(args, "endpoint", None))
         return _follow_and_collect(
-            deployment, execution_arn, experiment, list(config.sensitivities), args.out, started
+            deployment,
+            execution_arn,
+            experiment,
+            list(config.sensitivities),
+            args.out,
+            started,
+            own_cloud=own_cloud,
         )
 
 
@@ -336,9 +343,12 @@ def _follow_and_collect(
     levels: list[Sensitivity],
     out: Path | None,
     started: float,
+    *,
+    own_cloud: bool = False,
 ) -> int:
     """Follow the execution to its end, then write its results; the exit status says how it ended:
-    every level ACTIVE, some levels failed, or the run failed."""
+    every level ACTIVE, some levels failed, or the run failed. `own_cloud`: the command started the
+    local cloud the run used, and stops it when it returns."""
     from sweep_core.report import Report
 
     print(f"execution {execution_arn}")
@@ -351,7 +361,9 @@ def _follow_and_collect(
     if described["status"] == "SUCCEEDED" and output.get("duplicate") is True and output.get("duplicateOf"):
         # A repeated S3 event: this execution only found the one that runs the same run file version.
         print(f"this execution repeated an event; the run is {output['duplicateOf']}")
-        return _follow_and_collect(deployment, str(output["duplicateOf"]), experiment, levels, out, started)
+        return _follow_and_collect(
+            deployment, str(output["duplicateOf"]), experiment, levels, out, started, own_cloud=own_cloud
+        )
     history = execution_history(deployment, execution_arn)
     folder = out or Path("results") / experiment / execution_arn.rsplit(":", 1)[1]
     if described["status"] != "SUCCEEDED":
@@ -365,13 +377,35 @@ def _follow_and_collect(
     write_results(folder, files, history)
     report = Report.model_validate_json(files["report.json"])
     print()
-    print(_render(report))
+    print(_render(_as_seen_here(report, deployment, own_cloud)))
+    if deployment.is_local():
+        print(
+            wrapped(
+                "This ran on the local cloud: nothing bills, and the cost line is what the same sweep would "
+                "cost in AWS."
+                + (" The local cloud stops now, and its campaigns with it." if own_cloud else "")
+            )
+        )
     print(f"\nfinished in {time.monotonic() - started:.1f} s; results in {folder}/")
     if report.failures:
         failed = ", ".join(failure.sensitivity for failure in report.failures)
         print(f"{len(report.failures)} level(s) failed: {failed} (causes above)", file=sys.stderr)
         return ExitStatus.LEVELS_FAILED
     return ExitStatus.OK
+
+
+def _as_seen_here(report: Any, deployment: Deployment, own_cloud: bool) -> Any:
+    """The report with the cleanup command this user can run: CompareSolutions names the stack (AWS),
+    but a local cloud is reached by its endpoint, and a cloud the command started is gone after it."""
+    if not deployment.is_local() or deployment.endpoint_url is None:
+        # AWS, or a local cloud reached through the exported environment, where --stack works as is.
+        return report
+    command = (
+        ""
+        if own_cloud
+        else f"sweep cleanup --experiment {report.run.experiment} --endpoint {deployment.endpoint_url}"
+    )
+    return report.model_copy(update={"cost": report.cost.model_copy(update={"cleanup_command": command})})
 
 
 def _render(report: Any) -> str:

@@ -8,6 +8,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from objective_sweep.localcloud.authorizer import AccessDenied, Authorizer
+from objective_sweep.personalize.protocol import ApiError
+
 # Personalize's service principal, as iam:PassedToService names it.
 SERVICE = "personalize.amazonaws.com"
 
@@ -79,3 +82,26 @@ def required_resources(operation: str, params: dict[str, Any], region: str, acco
         )
     prefix = f"arn:aws:personalize:{region}:{account}"
     return [extract(params, prefix) for extract in extractors]
+
+
+class Access:
+    """The endpoint's IAM checks; without an authorizer (a bare endpoint) every call is allowed."""
+
+    def __init__(self, authorizer: Authorizer | None, account: str) -> None:
+        self.authorizer = authorizer
+        self._account = account
+
+    def authorize(self, operation: str, params: dict[str, Any], region: str, caller: str | None) -> None:
+        """Refuse the call unless the caller's policies allow it on every resource IAM checks."""
+        if self.authorizer is None:
+            return
+        for resource in required_resources(operation, params, region, self._account):
+            self.check(caller, f"personalize:{operation}", resource)
+
+    def check(self, caller: str | None, action: str, resource: str, **context: str) -> None:
+        if self.authorizer is None:
+            return
+        try:
+            self.authorizer.check(caller, action, resource, context=context)
+        except AccessDenied as denied:
+            raise ApiError("AccessDeniedException", denied.message) from None

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from array import array
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from itertools import chain, islice
 from typing import Any
 
 from sweep_core.s3 import text_lines
@@ -159,11 +161,17 @@ def _boolean(text: str) -> bool:
     return lowered == "true"
 
 
+# Lines read at once by the import's fast path; a batch is a few megabytes of text.
+_BATCH_LINES = 65_536
+
+
 def read_csv(source: str, lines: Iterable[str], schema: Schema) -> Table:
     """Check a Personalize CSV against its schema and return typed columns; ImportFailure names the
     file, line and column of the first problem and the fix."""
-    reader = csv.reader(lines)
-    header = next(reader, None)
+    remaining = iter(lines)
+    # The csv reader takes lines one at a time as it needs them, so after the header `remaining`
+    # continues at line 2.
+    header = next(csv.reader(remaining), None)
     if not header:
         raise ImportFailure(
             f"{source}: the file is empty; the first line must be a header naming the columns"
@@ -182,40 +190,98 @@ def read_csv(source: str, lines: Iterable[str], schema: Schema) -> Table:
         raise ImportFailure(
             f"{source}, line 1: required column(s) {', '.join(missing)} missing from the header; add them"
         )
-    ordered = [by_upper[h.upper()] for h in header]
-    converters = [_converter(c) for c in ordered]
-    values = [_empty_values(c) for c in ordered]
-    # One shared object per distinct string of a column (a 25M-row file has ~200k distinct ids).
-    distinct: list[dict[str, str] | None] = [{} if c.type == "string" else None for c in ordered]
-    for line_number, row in enumerate(reader, start=2):
-        if not row:
-            continue
-        if len(row) != len(ordered):
-            raise ImportFailure(
-                f"{source}, line {line_number}: {len(row)} values for {len(ordered)} columns; "
-                "quote values that contain commas"
-            )
-        for index, (column, convert, text) in enumerate(zip(ordered, converters, row, strict=True)):
-            strings = distinct[index]
-            if strings is not None and text:
-                values[index].append(strings.setdefault(text, text))
+    columns = _Columns(source, [by_upper[h.upper()] for h in header])
+    line_number = 2
+    while batch := list(islice(remaining, _BATCH_LINES)):
+        text = "".join(batch)
+        if '"' in text:
+            # A quoted value may hold commas or span lines: the csv module reads the rest of the file.
+            columns.add_rows(line_number, chain(batch, remaining))
+            break
+        if not columns.add_plain_block(text, len(batch)):
+            columns.add_rows(line_number, batch)
+        line_number += len(batch)
+    return columns.table()
+
+
+class _Columns:
+    """The typed columns of one CSV file as its rows are added.
+
+    Rows come in two ways with the same result: a block of lines without quotes whose every value
+    converts is split and converted a column at a time (C loops, most of a large file); anything
+    else goes row by row through the csv module, which finds and names the first problem."""
+
+    def __init__(self, source: str, ordered: list[Column]) -> None:
+        self.source = source
+        self.ordered = ordered
+        self.converters = [_converter(c) for c in ordered]
+        self.values = [_empty_values(c) for c in ordered]
+        # One shared object per distinct string of a column (a 25M-row file has ~200k distinct ids).
+        self.distinct: list[dict[str, str] | None] = [{} if c.type == "string" else None for c in ordered]
+        # A line of plain values, one group per column; findall returns the groups of each line.
+        self.plain_line = re.compile("^" + ",".join([r'([^,"\r\n]*)'] * len(ordered)) + r"\r?$", re.MULTILINE)
+
+    def table(self) -> Table:
+        return Table({column.name: values for column, values in zip(self.ordered, self.values, strict=True)})
+
+    def add_plain_block(self, text: str, line_count: int) -> bool:
+        """Add every line of a block of unquoted lines, or nothing (False) when some line or value
+        needs the row-by-row reading to be read or refused."""
+        rows = self.plain_line.findall(text)
+        if len(rows) != line_count:
+            return False
+        split = list(zip(*rows, strict=True)) if len(self.ordered) > 1 else [tuple(rows)]
+        converted: list[Values] = []
+        for index, texts in enumerate(split):
+            if "" in texts:
+                return False
+            strings = self.distinct[index]
+            if strings is not None:
+                converted.append(list(map(strings.setdefault, texts, texts)))
                 continue
-            if text == "":
-                if not column.nullable:
-                    raise ImportFailure(
-                        f"{source}, line {line_number}, column {column.name}: empty value in a non-nullable "
-                        f'field; fill it in or declare the field as ["null", "{column.type}"]'
-                    )
-                values[index].append(None)
-                continue
+            empty = _empty_values(self.ordered[index])
             try:
-                values[index].append(convert(text))
+                converted.append(
+                    array(empty.typecode, map(self.converters[index], texts))
+                    if isinstance(empty, array)
+                    else list(map(self.converters[index], texts))
+                )
             except (ValueError, OverflowError):
+                return False
+        for values, new in zip(self.values, converted, strict=True):
+            values.extend(new)  # an array gets an array, a list a list
+        return True
+
+    def add_rows(self, first_line: int, lines: Iterable[str]) -> None:
+        source, ordered, values, distinct = self.source, self.ordered, self.values, self.distinct
+        for line_number, row in enumerate(csv.reader(lines), start=first_line):
+            if not row:
+                continue
+            if len(row) != len(ordered):
                 raise ImportFailure(
-                    f"{source}, line {line_number}, column {column.name}: {text!r} is not a valid {column.type}; "
-                    "correct the value or the schema's field type"
-                ) from None
-    return Table({column.name: column_values for column, column_values in zip(ordered, values, strict=True)})
+                    f"{source}, line {line_number}: {len(row)} values for {len(ordered)} columns; "
+                    "quote values that contain commas"
+                )
+            for index, (column, convert, text) in enumerate(zip(ordered, self.converters, row, strict=True)):
+                strings = distinct[index]
+                if strings is not None and text:
+                    values[index].append(strings.setdefault(text, text))
+                    continue
+                if text == "":
+                    if not column.nullable:
+                        raise ImportFailure(
+                            f"{source}, line {line_number}, column {column.name}: empty value in a non-nullable "
+                            f'field; fill it in or declare the field as ["null", "{column.type}"]'
+                        )
+                    values[index].append(None)
+                    continue
+                try:
+                    values[index].append(convert(text))
+                except (ValueError, OverflowError):
+                    raise ImportFailure(
+                        f"{source}, line {line_number}, column {column.name}: {text!r} is not a valid "
+                        f"{column.type}; correct the value or the schema's field type"
+                    ) from None
 
 
 def read_s3_location(s3: Any, location: str, schema: Schema) -> Table:

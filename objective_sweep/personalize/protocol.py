@@ -1,8 +1,10 @@
 """Personalize's wire contract, read from botocore's service models: request validation with the
-service's constraint messages, the error type, and projection of stored records onto output shapes."""
+service's constraint messages, the error type, projection of stored records onto output shapes, and
+List paging."""
 
 from __future__ import annotations
 
+import base64
 import functools
 import re
 from typing import Any
@@ -37,6 +39,14 @@ def not_found(kind: str, arn: str) -> ApiError:
 
 def in_use(message: str) -> ApiError:
     return ApiError("ResourceInUseException", message)
+
+
+def already_exists(message: str) -> ApiError:
+    return ApiError("ResourceAlreadyExistsException", message)
+
+
+def limit_exceeded(message: str) -> ApiError:
+    return ApiError("LimitExceededException", message)
 
 
 @functools.cache
@@ -188,3 +198,31 @@ def project(value: Any, shape: Shape) -> Any:
         assert isinstance(shape, MapShape)
         return {key: project(item, shape.value) for key, item in value.items()}
     return value
+
+
+def page(items: list[dict[str, Any]], params: dict[str, Any], key: str) -> dict[str, Any]:
+    """One page of a List answer, with a nextToken when more remain."""
+    start = _decode_token(params.get("nextToken"))
+    size = params.get("maxResults", 100)
+    result: dict[str, Any] = {key: items[start : start + size]}
+    if start + size < len(items):
+        result["nextToken"] = _encode_token(start + size)
+    return result
+
+
+def _encode_token(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode()
+
+
+def _decode_token(token: str | None) -> int:
+    if not token:
+        return 0
+    try:
+        text = base64.urlsafe_b64decode(token.encode()).decode()
+        if text.startswith("offset:"):
+            return int(text[len("offset:") :])
+    except (ValueError, UnicodeDecodeError):
+        pass
+    raise ApiError(
+        "InvalidNextTokenException", "The nextToken is not one this endpoint issued; start again without it."
+    )

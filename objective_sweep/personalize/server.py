@@ -16,7 +16,7 @@ from typing import Any
 
 from objective_sweep.localcloud.authorizer import Authorizer
 from objective_sweep.personalize.faults import Faults
-from objective_sweep.personalize.protocol import ApiError, service_model, validate_request
+from objective_sweep.personalize.protocol import ApiError
 from objective_sweep.personalize.service import PersonalizeService
 
 LOG = logging.getLogger(__name__)
@@ -188,18 +188,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _runtime(self, operation: str) -> None:
         content_type = "application/json"
-        service = self.server.service
         try:
             body = self._body()
-            service.faults.check_throttle(operation)
-            validate_request(
-                service_model("personalize-runtime").operation_model(operation).input_shape, body
-            )
-            service.authorize(operation, body, self._region(), self._caller())
-            if operation == "GetRecommendations":
-                result = service.get_recommendations(body)
-            else:
-                result = service.get_personalized_ranking(body)
+            result = self.server.service.call_runtime(operation, body, self._region(), caller=self._caller())
         except ApiError as exc:
             self._send(
                 exc.runtime_status(), {"message": exc.message}, content_type, {"x-amzn-ErrorType": exc.code}

@@ -41,10 +41,11 @@ SEED = 42
 FIT_THREADS = min(2, os.cpu_count() or 1)
 MIN_INTERACTIONS = 1000
 MIN_ACTIVE_USERS = 25
-# Rows per slice when hashing a snapshot, and held-out users scored at once by the offline metrics: a
-# dense score matrix of every held-out user would be users x items x 8 bytes (8 GB at 25M interactions).
+# Rows per slice when hashing a snapshot, and the bytes of held-out users' scores computed at once by
+# the offline metrics: a dense score matrix of every held-out user would be users x items x 8 bytes (8 GB
+# at 25M interactions), and even 1024 users at once are 0.5 GB per training level with 62k items.
 _FINGERPRINT_SLICE = 100_000
-SCORING_BATCH = 1024
+SCORING_BYTES = 32 * 1024**2
 
 
 class TrainingFailure(Exception):
@@ -179,8 +180,10 @@ def _index(data: Interactions) -> _Indexed:
         item_ids=np.array(item_ids, dtype=object),
         item_of=item_of,
         user_ids=user_ids,
-        user_rows=np.fromiter((user_of[u] for u in data.users), dtype=np.int64, count=len(data.users)),
-        item_cols=np.fromiter((item_of[i] for i in data.items), dtype=np.int64, count=len(data.items)),
+        # 32-bit codes: half the memory of 64-bit ones (a row each, 25M rows), and what a sparse matrix
+        # of this size indexes with anyway.
+        user_rows=np.fromiter((user_of[u] for u in data.users), dtype=np.int32, count=len(data.users)),
+        item_cols=np.fromiter((item_of[i] for i in data.items), dtype=np.int32, count=len(data.items)),
         timestamps=np.asarray(data.timestamps, dtype=np.int64),
     )
 
@@ -214,9 +217,11 @@ class Evaluation:
     item_ids: np.ndarray
 
     def score_batches(self) -> Iterator[tuple[int, np.ndarray]]:
-        """(first user, scores of up to SCORING_BATCH users) with each user's input items at -inf."""
-        for start in range(0, len(self.held_out), SCORING_BATCH):
-            end = min(start + SCORING_BATCH, len(self.held_out))
+        """(first user, scores of as many users as fit in SCORING_BYTES) with each user's input items at
+        -inf."""
+        batch_users = max(1, SCORING_BYTES // (8 * max(1, len(self.item_ids))))
+        for start in range(0, len(self.held_out), batch_users):
+            end = min(start + batch_users, len(self.held_out))
             scores = np.asarray(self.user_factors[start:end] @ self.item_factors.T, dtype=np.float64)
             batch = self.inputs[start:end]
             for i in range(end - start):
@@ -233,6 +238,7 @@ def evaluation_split(data: Interactions, hyper: Hyperparameters) -> Evaluation:
     is_test[test_rows] = True
     order = np.lexsort((indexed.item_cols, indexed.timestamps, indexed.user_rows))
     rows, cols = indexed.user_rows[order], indexed.item_cols[order]
+    del order
     keep_for_input = np.ones(len(rows), dtype=bool)
     held_out: list[np.ndarray] = []
     evaluated: list[int] = []
@@ -244,13 +250,18 @@ def evaluation_split(data: Interactions, hyper: Hyperparameters) -> Evaluation:
             continue
         newest = max(1, count // 10)
         keep_for_input[end - newest : end] = False
-        held_out.append(cols[end - newest : end])
+        # A copy: a view would keep the whole sorted column alive as long as the evaluation is cached.
+        held_out.append(cols[end - newest : end].copy())
         evaluated.append(int(row))
     train_mask = ~is_test[rows]
+    train_matrix = _matrix(rows[train_mask], cols[train_mask], shape)
+    del train_mask
     model = _als(hyper)
-    model.fit(_matrix(rows[train_mask], cols[train_mask], shape), show_progress=False)
+    model.fit(train_matrix, show_progress=False)
+    del train_matrix
     input_mask = is_test[rows] & keep_for_input
     inputs = _matrix(rows[input_mask], cols[input_mask], shape)
+    del rows, cols
     evaluated_rows = np.array(evaluated, dtype=np.int64)
     input_rows = inputs[evaluated_rows]
     return Evaluation(

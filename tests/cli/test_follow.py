@@ -97,6 +97,10 @@ def test_run_with_a_failed_level_exits_3_and_shows_the_cause_whole(
     # keep=recommended (the default): OFF's campaign is the one left; HIGH never got one.
     assert _campaign_row(out) == ["KEPT", "FAILED"]
     assert "Cost: 1 campaign(s) left running (keep=recommended)" in flowing
+    # The cleanup command reaches this local cloud, not a stack in AWS; nothing here bills.
+    assert f"sweep cleanup --experiment partial --endpoint {cloud.endpoint_url}" in flowing
+    assert "--stack" not in out
+    assert "This ran on the local cloud: nothing bills" in flowing
 
 
 def test_follow_attaches_to_a_run_an_upload_started(
@@ -123,9 +127,13 @@ def test_follow_attaches_to_a_run_an_upload_started(
     again, later, _ = _main("follow", arn, "--stack", cloud.stack_name, "--out", str(tmp_path / "again"))
     assert again == ExitStatus.OK
     assert "workflow  SUCCEEDED" in later
-    assert (
-        later.split("\n\n", 1)[1].split("finished in")[0] == out.split("\n\n", 1)[1].split("finished in")[0]
+    first, second = (
+        " ".join(text.split("\n\n", 1)[1].split("finished in")[0].split()) for text in (out, later)
     )
+    # Each names the cleanup command that reaches the cloud the way it was reached.
+    assert f"sweep cleanup --experiment attach --endpoint {cloud.endpoint_url}" in first
+    assert f"sweep cleanup --experiment attach --stack {cloud.stack_name}" in second
+    assert first.split("To remove them")[0] == second.split("To remove them")[0]
 
     # cleanup: a misspelt name matches nothing (exit 4, with the likely name); the real one is removed.
     status, out, err = _main("cleanup", "--experiment", "atach", "--endpoint", cloud.endpoint_url)

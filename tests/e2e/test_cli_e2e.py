@@ -58,6 +58,9 @@ def _check_sweep_output(done: subprocess.CompletedProcess[str], out: Path) -> di
     assert {level["status"] for level in levels.values()} == {"ACTIVE"}, report["failures"]
     # The comparison table was printed, and the royalty paid falls from OFF to HIGH.
     assert "NDCG@10" in done.stdout
+    # The demo's cloud is gone when it returns: no cleanup command to run, and it says nothing billed.
+    assert "sweep cleanup" not in done.stdout
+    assert "nothing bills" in done.stdout
     off, high = levels["OFF"]["meanTopKObjectiveSum"], levels["HIGH"]["meanTopKObjectiveSum"]
     assert isinstance(off, float)
     assert isinstance(high, float)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import io
+from array import array
 
 import boto3
 import pytest
-from support.personalize import ITEMS_SCHEMA
+from support.personalize import INTERACTIONS_SCHEMA, ITEMS_SCHEMA
 
+from objective_sweep.personalize import data
 from objective_sweep.personalize.data import (
     ImportFailure,
     Table,
@@ -97,3 +99,61 @@ def test_an_import_streams_the_object_and_names_bytes_that_are_not_utf8(s3_endpo
     }
     with pytest.raises(ImportFailure, match=r"s3://streams/bad.csv: b'\\xff,-0' is not UTF-8"):
         read_s3_location(s3, "s3://streams/bad.csv", parse_schema(ITEMS_SCHEMA))
+
+
+def _columns(table: Table) -> dict[str, list[object]]:
+    return {name: list(values) for name, values in table.columns.items()}
+
+
+def test_blocks_of_plain_lines_read_as_the_csv_module_reads_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Batches of 3 lines: plain blocks take the fast path; the block with an empty line, the one with
+    # a nullable empty value and the quoted rest of the file go row by row, and all agree.
+    monkeypatch.setattr(data, "_BATCH_LINES", 3)
+    body = (
+        "ITEM_ID,ROYALTY,GENRE\r\n1,-0.5,A\r\n2,0,B\n3,1e-3,A\n4,2,\n5,3,B\n\n6,4,C\n7,5,C\n8,6,C\n"
+        '9,7,"D,E"\n10,8,"F\nG"\n11,9,H\n'
+    )
+    table = read_csv("s3://b/items.csv", io.StringIO(body), parse_schema(ITEMS_SCHEMA))
+    assert _columns(table) == {
+        "ITEM_ID": [str(n) for n in range(1, 12)],
+        "ROYALTY": [-0.5, 0.0, 0.001, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0],
+        "GENRE": ["A", "B", "A", None, "B", "C", "C", "C", "D,E", "F\nG", "H"],
+    }
+    # Equal ids are one object, across blocks, as on the row-by-row path.
+    assert table.columns["GENRE"][0] is table.columns["GENRE"][2]
+    assert table.columns["GENRE"][5] is table.columns["GENRE"][7]
+
+
+@pytest.mark.parametrize(
+    ("bad_line", "message"),
+    [
+        ("u7,i1,soon", "line 8, column TIMESTAMP: 'soon' is not a valid long"),
+        ("u7,,5", "line 8, column ITEM_ID: empty value in a non-nullable field"),
+        ("u7,i1,5,6", "line 8: 4 values for 3 columns"),
+        (
+            "u7,i1,99999999999999999999",
+            "line 8, column TIMESTAMP: '99999999999999999999' is not a valid long",
+        ),
+    ],
+)
+def test_a_bad_row_in_a_later_block_is_named_by_its_own_line(
+    monkeypatch: pytest.MonkeyPatch, bad_line: str, message: str
+) -> None:
+    monkeypatch.setattr(data, "_BATCH_LINES", 3)
+    rows = [f"u{n},i{n},{n}" for n in range(1, 10)]
+    rows[6] = bad_line  # file line 8: the header is line 1
+    body = "USER_ID,ITEM_ID,TIMESTAMP\n" + "\n".join(rows) + "\n"
+    with pytest.raises(ImportFailure, match=f"s3://b/i.csv, {message}"):
+        read_csv("s3://b/i.csv", io.StringIO(body), parse_schema(INTERACTIONS_SCHEMA))
+
+
+def test_typed_interactions_columns_from_plain_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(data, "_BATCH_LINES", 2)
+    body = "TIMESTAMP,ITEM_ID,USER_ID\n5,i1,u1\n6,i2,u1\n7,i1,u2\n"
+    table = read_csv("s3://b/i.csv", io.StringIO(body), parse_schema(INTERACTIONS_SCHEMA))
+    assert isinstance(table.columns["TIMESTAMP"], array)
+    assert _columns(table) == {
+        "TIMESTAMP": [5, 6, 7],
+        "ITEM_ID": ["i1", "i2", "i1"],
+        "USER_ID": ["u1", "u1", "u2"],
+    }

@@ -238,17 +238,17 @@ def test_computing_means_an_import_is_parsing_not_an_injected_delay(
     s3_endpoint: str, s3_data: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The local cloud's clock runs at real speed while computing() is True (docs/local-cloud.md)."""
-    from objective_sweep.personalize import service
+    from objective_sweep.personalize import imports
 
     parsing, release = threading.Event(), threading.Event()
-    real_read = service.read_s3_location
+    real_read = imports.read_s3_location
 
     def held_read(*args: Any, **kwargs: Any) -> Any:
         parsing.set()
         release.wait(30)
         return real_read(*args, **kwargs)
 
-    monkeypatch.setattr(service, "read_s3_location", held_read)
+    monkeypatch.setattr(imports, "read_s3_location", held_read)
     with LocalPersonalize(port=0, s3_endpoint_url=s3_endpoint, status_delay=0.01) as local:
         local.faults.add({"slow": [{"resource": "datasetImportJob", "seconds": 1}]})
         clients = make_clients(local.url)

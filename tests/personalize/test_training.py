@@ -93,3 +93,28 @@ def test_data_minimums_name_the_numbers() -> None:
     )
     with pytest.raises(training.TrainingFailure, match="Only 20 users have 2 or more"):
         training.check_minimums(few_users)
+
+
+def test_the_metrics_do_not_depend_on_how_many_users_are_scored_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    generator = np.random.default_rng(5)
+    users, items = 400, 60
+    data = training.Interactions(
+        users=tuple(f"u{n % users}" for n in range(6000)),
+        items=tuple(f"i{int(generator.integers(items))}" for _ in range(6000)),
+        timestamps=tuple(range(6000)),
+    )
+    hyper = training.Hyperparameters(factors=4, iterations=3)
+    evaluation = training.evaluation_split(data, hyper)
+    objective = generator.random(len(evaluation.item_ids))
+    assert len(list(evaluation.score_batches())) == 1
+    whole = training.offline_metrics(evaluation, objective, 0.06)
+    # Three users' scores at a time: the held-out users span many batches.
+    monkeypatch.setattr(training, "SCORING_BYTES", 3 * 8 * len(evaluation.item_ids))
+    batches = list(evaluation.score_batches())
+    assert len(batches) == -(-len(evaluation.held_out) // 3) > 10
+    assert all(len(scores) <= 3 for _, scores in batches)
+    assert training.offline_metrics(evaluation, objective, 0.06) == whole
+    # Each user's held-out items are their own small array, not a view keeping the sorted column alive.
+    assert all(held.base is None for held in evaluation.held_out)

@@ -128,6 +128,36 @@ def test_report_json_is_camel_case_and_round_trips(
     assert Report.model_validate_json(text) == report
 
 
+def test_a_levels_keys_keep_report_json_order(make_study: MakeInput, make_failed: MakeLevel) -> None:
+    """LevelReport extends LevelOutcome, which would put its own fields last; report.json keeps the
+    order of schema version 1 (the level, its figures, then what it created), in both namings."""
+    report = build_report(make_study([make_failed("OFF")]))
+    order = ["sensitivity", "status", "metrics", "meanTopKObjectiveSum", "usersScored", "usersDropped"]
+    order += ["changesVsOff", "solutionArn", "solutionVersionArn", "campaignArn", "trainingHours"]
+    order += ["deployment", "error"]
+    assert list(json.loads(report.model_dump_json(by_alias=True))["levels"][0]) == order
+    assert list(report.model_dump()["levels"][0]) == [
+        "sensitivity",
+        "status",
+        "metrics",
+        "mean_top_k_objective_sum",
+        "users_scored",
+        "users_dropped",
+        "changes_vs_off",
+        "solution_arn",
+        "solution_version_arn",
+        "campaign_arn",
+        "training_hours",
+        "deployment",
+        "error",
+    ]
+    assert list(report.levels[0].model_dump(exclude={"status"})) == [
+        "sensitivity",
+        *["metrics", "mean_top_k_objective_sum", "users_scored", "users_dropped", "changes_vs_off"],
+        *["solution_arn", "solution_version_arn", "campaign_arn", "training_hours", "deployment", "error"],
+    ]
+
+
 def test_comparison_input_accepts_the_camel_case_json_the_handler_builds(make_study: MakeInput) -> None:
     inp = make_study(users=3)
     again = ComparisonInput.model_validate_json(inp.model_dump_json(by_alias=True))

@@ -20,7 +20,8 @@ from sweep_core.report import (
 from sweep_core.report.chart import Point, frontier
 from sweep_core.report.format import signed_percent
 from sweep_core.report.model import ComparisonInput, LevelOutcome
-from sweep_core.report.render import md_escape
+from sweep_core.report.render import HTML_TEMPLATES, MARKDOWN_TEMPLATES, TEMPLATES, md_escape
+from sweep_core.report.view import Prose
 
 MakeInput = Callable[..., ComparisonInput]
 MakeLevel = Callable[..., LevelOutcome]
@@ -286,3 +287,18 @@ def test_markdown_shows_control_characters_and_link_syntax_as_text() -> None:
     assert "\u202e" not in escaped
     assert "\x00" not in escaped
     assert escaped.count("\ufffd") == 3
+
+
+def test_templates_escape_every_value_they_print() -> None:
+    """No value reaches a page unescaped unless it is marked: Markup for HTML (a macro's output),
+    Prose (the report's own words) for Markdown, where HTML still escapes Prose."""
+    hostile = "<b>x</b> & 'q' \"d\" [l](u) a_b | c"
+    page = HTML_TEMPLATES.from_string("{{ a }}/{{ b }}").render(a=hostile, b=Prose(hostile))
+    assert page == "/".join(["&lt;b&gt;x&lt;/b&gt; &amp; &#x27;q&#x27; &quot;d&quot; [l](u) a_b | c"] * 2)
+    text = MARKDOWN_TEMPLATES.from_string("{{ a }}/{{ b }}").render(a=hostile, b=Prose(hostile))
+    assert text == f"{md_escape(hostile)}/{hostile}"
+    assert "\\[l\\]\\(u\\)" in md_escape(hostile)
+    # Nor does a template opt out.
+    for template in TEMPLATES.glob("*.j2"):
+        source = re.sub(r"{#.*?#}", "", template.read_text(encoding="utf-8"), flags=re.S)
+        assert not re.search(r"\|\s*safe\b|autoescape\s+false", source), template.name

@@ -72,6 +72,9 @@ def test_every_task_is_a_lambda_invoke_with_timeout_retry_and_catch(
 # settling itself failed) only the notice remains; the notice's own failure ends the run.
 CATCH_TARGETS = {
     "PrepareRun": "NotifyFailure",
+    "FinishValidation": "NotifyFailure",
+    # A chunk's error fails its child execution; the Map's own Catch goes to NotifyFailure.
+    "ValidateChunk": "ChunkFailed",
     "SettleAfterFailure": "NotifyFailure",
     "Notify": "NotifyFailure",
     "NotifyFailure": "RunFailed",
@@ -95,7 +98,7 @@ def test_every_failure_after_the_run_exists_settles_its_campaigns_before_the_not
 
 def test_personalize_steps_retry_limits_and_busy_resources_with_backoff() -> None:
     for _, name, state in TASKS:
-        if name in ("PrepareRun", "Notify", "NotifyFailure"):
+        if name in ("PrepareRun", "ValidateChunk", "FinishValidation", "Notify", "NotifyFailure"):
             continue
         retry = next(r for r in state["Retry"] if "ResourceLimitError" in r["ErrorEquals"])
         assert "ResourceBusyError" in retry["ErrorEquals"]
@@ -222,9 +225,32 @@ def test_a_duplicate_s3_event_ends_before_anything_is_created() -> None:
     states = ASL["States"]
     assert states["PrepareRun"]["Next"] == "IsDuplicateEvent"
     choice = states["IsDuplicateEvent"]
-    assert choice["Choices"] == [{"Variable": "$.duplicate", "BooleanEquals": True, "Next": "DuplicateEvent"}]
+    assert choice["Choices"][0] == {
+        "Variable": "$.duplicate",
+        "BooleanEquals": True,
+        "Next": "DuplicateEvent",
+    }
     assert choice["Default"] == "ImportDatasets"
     assert states["DuplicateEvent"]["Type"] == "Succeed"
+
+
+def test_a_large_interactions_file_is_validated_by_a_distributed_map_before_anything_is_created() -> None:
+    states = ASL["States"]
+    assert states["IsDuplicateEvent"]["Choices"][1] == {
+        "Variable": "$.chunked",
+        "IsNull": False,
+        "Next": "ValidateChunks",
+    }
+    chunks = states["ValidateChunks"]
+    assert chunks["ItemProcessor"]["ProcessorConfig"]["Mode"] == "DISTRIBUTED"
+    # moto's interpreter executes an S3 JSON ItemReader, and its parser refuses ItemBatcher.
+    assert chunks["ItemReader"]["Resource"] == "${S3GetObject}"
+    assert chunks["ItemReader"]["ReaderConfig"] == {"InputType": "JSON"}
+    assert "ItemBatcher" not in chunks
+    assert chunks["ResultPath"] is None, "the chunks' findings are in S3; the state stays small"
+    assert chunks["Catch"][0]["Next"] == "NotifyFailure"
+    assert chunks["Next"] == "FinishValidation"
+    assert states["FinishValidation"]["Next"] == "ImportDatasets"
 
 
 def _statements(node: Any) -> Iterator[dict[str, Any]]:

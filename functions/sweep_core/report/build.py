@@ -165,21 +165,13 @@ def _level_report(
     users_dropped: int,
 ) -> LevelReport:
     return LevelReport(
-        sensitivity=level.sensitivity,
-        status=level.status,
-        metrics=dict(level.metrics),
+        **dict(level),
         mean_top_k_objective_sum=values[BUSINESS_METRIC],
         users_scored=users_scored,
         users_dropped=users_dropped,
         changes_vs_off={}
         if level.sensitivity == "OFF"
         else {name: relative_change(value, off_values.get(name)) for name, value in values.items()},
-        solution_arn=level.solution_arn,
-        solution_version_arn=level.solution_version_arn,
-        campaign_arn=level.campaign_arn,
-        training_hours=level.training_hours,
-        deployment=level.deployment,
-        error=level.error,
     )
 
 

@@ -4,9 +4,9 @@ report.json holds (``Report``). JSON field names are camelCase, like ``sweep_cor
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 from sweep_core.models import CamelModel, RecommendationPolicy, RunConfig, Sensitivity
 
@@ -46,14 +46,20 @@ class LevelError(_Model):
     cause: str = ""
 
 
-class LevelOutcome(_Model):
-    """One sensitivity's result from the Map fan-out."""
+class LevelResources(_Model):
+    """A level and what it created in Personalize (None where it got no further): the fields the
+    Map iteration's record, the comparison's outcome and the report's level all start with."""
 
     sensitivity: Sensitivity
     status: Literal["ACTIVE", "FAILED"]
     solution_arn: str | None = None
     solution_version_arn: str | None = None
     campaign_arn: str | None = None
+
+
+class LevelOutcome(LevelResources):
+    """One sensitivity's result from the Map fan-out."""
+
     metrics: dict[str, float] = Field(
         default_factory=dict, description="GetSolutionMetrics keys (coverage, precision_at_10, ...) -> value."
     )
@@ -111,12 +117,9 @@ class ComparisonInput(_Model):
 # ---------------------------------------------------------------------------------------------
 
 
-class LevelReport(_Model):
-    """One sensitivity in the report: its offline metrics, business metric and changes against OFF."""
+class LevelReport(LevelOutcome):
+    """One sensitivity in the report: its outcome, business metric and changes against OFF."""
 
-    sensitivity: Sensitivity
-    status: Literal["ACTIVE", "FAILED"]
-    metrics: dict[str, float]
     mean_top_k_objective_sum: float | None = Field(
         description="Mean over the report users of the sum of the objective over their top-K; None "
         "when the level produced no lists."
@@ -129,12 +132,26 @@ class LevelReport(_Model):
         description="Relative change against OFF, (level - OFF) / |OFF|, per metric and for "
         "meanTopKObjectiveSum; None when either side is missing or OFF is 0; empty for OFF itself."
     )
-    solution_arn: str | None = None
-    solution_version_arn: str | None = None
-    campaign_arn: str | None = None
-    training_hours: float | None = None
-    deployment: DeploymentDecision | None = None
-    error: LevelError | None = None
+
+    @model_serializer(mode="wrap")
+    def _figures_after_status(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """report.json keeps the order it has had since schema version 1: the level and its status,
+        its figures (the metrics, then the fields above), then what it created. Inheritance alone
+        would put these fields last and the metrics after the ARNs."""
+        data = handler(self)
+        figures = [key for key in data if key in _FIGURES]
+        rest = [key for key in data if key not in _FIGURES]
+        at = next((i for i, key in enumerate(rest) if key not in ("sensitivity", "status")), len(rest))
+        return {key: data[key] for key in [*rest[:at], *figures, *rest[at:]]}
+
+
+# LevelReport's figures by field name and JSON name, whichever a dump uses.
+_FIGURES = frozenset(
+    key
+    for name, field in LevelReport.model_fields.items()
+    if name == "metrics" or name not in LevelOutcome.model_fields
+    for key in (name, field.alias)
+)
 
 
 class RankedItem(_Model):

@@ -80,15 +80,15 @@ def _environment(finalize: Callable[[Any], Markup]) -> Environment:
     return env
 
 
-_HTML = _environment(_html_text)
-_MARKDOWN = _environment(_markdown_text)
+HTML_TEMPLATES = _environment(_html_text)
+MARKDOWN_TEMPLATES = _environment(_markdown_text)
 
 
 def render_html(report: Report) -> str:
     """report.html: one self-contained page (inline CSS and SVG, no script, no network)."""
-    return _HTML.get_template("report.html.j2").render(v=report_view(report))
+    return HTML_TEMPLATES.get_template("report.html.j2").render(v=report_view(report))
 
 
 def render_markdown(report: Report) -> str:
     """report.md: the original study's tables, the recommendation, the cost and the run's facts."""
-    return _MARKDOWN.get_template("report.md.j2").render(v=report_view(report))
+    return MARKDOWN_TEMPLATES.get_template("report.md.j2").render(v=report_view(report))

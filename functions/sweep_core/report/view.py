@@ -333,18 +333,20 @@ def _chart(report: Report, x_name: str, y_name: str) -> Chart:
 
 def _cost(report: Report) -> Cost:
     cost = report.cost
+    left = len(cost.campaigns)
     deleted = sum(_campaign_state(report, level) == "DELETED" for level in report.levels)
-    spent = f"{duration(cost.training_hours * 3600)} = {money(cost.training_usd)}"
+    monthly = money(cost.campaigns_monthly_usd)
+    trained = duration(cost.training_hours * 3600)
+    spent = money(cost.training_usd)
     after = f"; {deleted} deleted after the comparison" if deleted else ""
     line = (
-        f"Cost: {len(cost.campaigns)} campaign(s) left running (keep={cost.keep}) ~ "
-        f"{money(cost.campaigns_monthly_usd)}/month{after}; training {spent}."
+        f"Cost: {left} campaign(s) left running (keep={cost.keep}) ~ {monthly}/month{after}; "
+        f"training {trained} = {spent}."
     )
     paragraph = (
-        f"Campaigns left running (keep={cost.keep}): {len(cost.campaigns)}, about "
-        f"{money(cost.campaigns_monthly_usd)} per month (minProvisionedTPS x {cost.hours_per_month:g} h x "
-        f"{money(cost.campaign_tps_hour_price)} per TPS-hour each). Training: "
-        f"{duration(cost.training_hours * 3600)} x {money(cost.training_hour_price)} = {money(cost.training_usd)}."
+        f"Campaigns left running (keep={cost.keep}): {left}, about {monthly} per month (minProvisionedTPS x "
+        f"{cost.hours_per_month:g} h x {money(cost.campaign_tps_hour_price)} per TPS-hour each). Training: "
+        f"{trained} x {money(cost.training_hour_price)} = {spent}."
     )
     if deleted:
         paragraph += (
