@@ -296,60 +296,31 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str]) -> int:
-    chosen = [s.strip() for s in os.environ.get("SIZES", ",".join(SIZES)).split(",") if s.strip()]
-    unknown = [s for s in chosen if s not in SIZES]
-    if unknown:
-        print(f"SIZES: unknown size(s) {', '.join(unknown)}; choose from {', '.join(SIZES)}", file=sys.stderr)
-        return 2
-    repeats = int(os.environ.get("RUNS", "1"))
-    previous = json.loads(RESULT.read_text(encoding="utf-8")) if RESULT.is_file() else {}
-    results: dict[str, Any] = previous.get("sizes", {})
-    # A size whose sweep failed keeps its floor and the failure, so a partial run is not lost.
-    failed: dict[str, Any] = previous.get("failed", {})
-    for size in chosen:
-        data = dataset(size)
-        runs = []
-        for attempt in range(repeats):
-            with tempfile.TemporaryDirectory(prefix="bench-scale-") as scratch:
-                print(f"== {size} run {attempt + 1}/{repeats}: floor", flush=True)
-                measured_floor = floor(data)
-                print(f"== {size}: sweep", flush=True)
-                try:
-                    measured_sweep = sweep(size, data, Path(scratch))
-                except RuntimeError as failure:
-                    print(failure, file=sys.stderr)
-                    failed[size] = {"floor": measured_floor, "error": str(failure).splitlines()[-3:]}
-                    break
-            runs.append({"floor": measured_floor, "sweep": measured_sweep})
-        if size in failed and len(runs) < repeats:
-            results.pop(size, None)
-            continue
-        failed.pop(size, None)
-        middle = _median_run(runs)
-        floor_seconds = statistics.median(r["floor"]["seconds"] for r in runs)
-        sweep_seconds = statistics.median(r["sweep"]["seconds"] for r in runs)
-        results[size] = {
-            "interactions": SIZES[size][2],
-            "users": SIZES[size][0],
-            "items": SIZES[size][1],
-            "runs": repeats,
-            "sweepSeconds": sweep_seconds,
-            "sweepPeakRssBytes": int(statistics.median(r["sweep"]["peakRssBytes"] for r in runs)),
-            "floorSeconds": round(floor_seconds, 2),
-            "floorPeakRssBytes": int(statistics.median(r["floor"]["peakRssBytes"] for r in runs)),
-            "ratioToFloor": round(sweep_seconds / floor_seconds, 2),
-            "floor": middle["floor"],
-            "sweep": middle["sweep"],
-            "sweepSecondsPerRun": [r["sweep"]["seconds"] for r in runs],
-            "sweepPeakRssBytesPerRun": [r["sweep"]["peakRssBytes"] for r in runs],
-        }
-        row = results[size]
-        print(
-            f"{size}: sweep {row['sweepSeconds']:.1f} s, peak {row['sweepPeakRssBytes'] / 1024**3:.2f} GiB; "
-            f"floor {row['floorSeconds']:.1f} s; ratio {row['ratioToFloor']}x",
-            flush=True,
-        )
+def _summary(size: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Medians over the runs of one size, with the median run's details."""
+    middle = _median_run(runs)
+    floor_seconds = statistics.median(r["floor"]["seconds"] for r in runs)
+    sweep_seconds = statistics.median(r["sweep"]["seconds"] for r in runs)
+    return {
+        "interactions": SIZES[size][2],
+        "users": SIZES[size][0],
+        "items": SIZES[size][1],
+        "runs": len(runs),
+        "sweepSeconds": sweep_seconds,
+        "sweepPeakRssBytes": int(statistics.median(r["sweep"]["peakRssBytes"] for r in runs)),
+        "floorSeconds": round(floor_seconds, 2),
+        "floorPeakRssBytes": int(statistics.median(r["floor"]["peakRssBytes"] for r in runs)),
+        "ratioToFloor": round(sweep_seconds / floor_seconds, 2),
+        "floor": middle["floor"],
+        "sweep": middle["sweep"],
+        "sweepSecondsPerRun": [r["sweep"]["seconds"] for r in runs],
+        "sweepPeakRssBytesPerRun": [r["sweep"]["peakRssBytes"] for r in runs],
+        "floorSecondsPerRun": [r["floor"]["seconds"] for r in runs],
+        "ratioToFloorPerRun": [round(r["sweep"]["seconds"] / r["floor"]["seconds"], 2) for r in runs],
+    }
+
+
+def _save(results: dict[str, Any], failed: dict[str, Any]) -> dict[str, Any]:
     ordered = sorted(results.values(), key=lambda r: r["interactions"])
     result = {
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
@@ -364,6 +335,50 @@ def main(argv: list[str]) -> int:
     }
     RESULT.parent.mkdir(parents=True, exist_ok=True)
     RESULT.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    return result
+
+
+def main(argv: list[str]) -> int:
+    chosen = [s.strip() for s in os.environ.get("SIZES", ",".join(SIZES)).split(",") if s.strip()]
+    unknown = [s for s in chosen if s not in SIZES]
+    if unknown:
+        print(f"SIZES: unknown size(s) {', '.join(unknown)}; choose from {', '.join(SIZES)}", file=sys.stderr)
+        return 2
+    repeats = int(os.environ.get("RUNS", "1"))
+    previous = json.loads(RESULT.read_text(encoding="utf-8")) if RESULT.is_file() else {}
+    results: dict[str, Any] = previous.get("sizes", {})
+    # A size whose sweep failed keeps its floor and the failure, so a partial run is not lost.
+    failed: dict[str, Any] = previous.get("failed", {})
+    for size in chosen:
+        data = dataset(size)
+        runs: list[dict[str, Any]] = []
+        for attempt in range(repeats):
+            with tempfile.TemporaryDirectory(prefix="bench-scale-") as scratch:
+                print(f"== {size} run {attempt + 1}/{repeats}: floor", flush=True)
+                measured_floor = floor(data)
+                print(f"== {size}: sweep", flush=True)
+                try:
+                    measured_sweep = sweep(size, data, Path(scratch))
+                except RuntimeError as failure:
+                    print(failure, file=sys.stderr)
+                    failed[size] = {"floor": measured_floor, "error": str(failure).splitlines()[-3:]}
+                    break
+            runs.append({"floor": measured_floor, "sweep": measured_sweep})
+            # Saved after every run (medians of the runs so far, "runs" says how many), so a long
+            # benchmark stopped part way keeps what it measured.
+            failed.pop(size, None)
+            results[size] = _summary(size, runs)
+            _save(results, failed)
+            row = results[size]
+            print(
+                f"{size} ({len(runs)} run(s)): sweep {row['sweepSeconds']:.1f} s, peak "
+                f"{row['sweepPeakRssBytes'] / 1024**3:.2f} GiB; floor {row['floorSeconds']:.1f} s; "
+                f"ratio {row['ratioToFloor']}x",
+                flush=True,
+            )
+        if size in failed and not runs:
+            results.pop(size, None)
+    result = _save(results, failed)
     print(markdown(result))
     print(f"growth exponents {result['growthExponent']}; saved {RESULT.relative_to(ROOT)}")
     if failed:

@@ -3,16 +3,14 @@ imports read from S3 and checked row by row against the dataset's schema."""
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
-import re
 from array import array
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from itertools import chain, islice
+from itertools import chain
 from typing import Any
-
-from sweep_core.s3 import text_lines
 
 from objective_sweep.personalize.protocol import invalid
 
@@ -161,17 +159,18 @@ def _boolean(text: str) -> bool:
     return lowered == "true"
 
 
-# Lines read at once by the import's fast path; a batch is a few megabytes of text.
-_BATCH_LINES = 65_536
+# Characters of whole lines the import's fast path splits at once.
+_BLOCK_CHARS = 4 * 1024 * 1024
 
 
-def read_csv(source: str, lines: Iterable[str], schema: Schema) -> Table:
+def read_csv(source: str, text: Iterable[str], schema: Schema) -> Table:
     """Check a Personalize CSV against its schema and return typed columns; ImportFailure names the
-    file, line and column of the first problem and the fix."""
-    remaining = iter(lines)
-    # The csv reader takes lines one at a time as it needs them, so after the header `remaining`
-    # continues at line 2.
-    header = next(csv.reader(remaining), None)
+    file, line and column of the first problem and the fix. `text` is the file's text in pieces of
+    any size (its lines, or decoded chunks)."""
+    blocks = _line_blocks(text)
+    first_lines = _lines_of([next(blocks, "")])
+    # The csv reader takes lines one at a time as it needs them; the rest of the block follows.
+    header = next(csv.reader(first_lines), None)
     if not header:
         raise ImportFailure(
             f"{source}: the file is empty; the first line must be a header naming the columns"
@@ -192,16 +191,53 @@ def read_csv(source: str, lines: Iterable[str], schema: Schema) -> Table:
         )
     columns = _Columns(source, [by_upper[h.upper()] for h in header])
     line_number = 2
-    while batch := list(islice(remaining, _BATCH_LINES)):
-        text = "".join(batch)
-        if '"' in text:
+    for block in chain(["".join(first_lines)], blocks):
+        if '"' in block:
             # A quoted value may hold commas or span lines: the csv module reads the rest of the file.
-            columns.add_rows(line_number, chain(batch, remaining))
+            columns.add_rows(line_number, _lines_of(chain([block], blocks)))
             break
-        if not columns.add_plain_block(text, len(batch)):
-            columns.add_rows(line_number, batch)
-        line_number += len(batch)
+        if not block:
+            continue
+        line_count = block.count("\n") + (not block.endswith("\n"))
+        if not columns.add_plain_block(block, line_count):
+            columns.add_rows(line_number, _lines_of([block]))
+        line_number += line_count
     return columns.table()
+
+
+def _line_blocks(pieces: Iterable[str]) -> Iterator[str]:
+    """The text in blocks of about _BLOCK_CHARS that end at a line end (the last one may not)."""
+    held: list[str] = []
+    size = 0
+    for piece in pieces:
+        held.append(piece)
+        size += len(piece)
+        if size >= _BLOCK_CHARS:
+            text = "".join(held)
+            end = text.rfind("\n") + 1
+            if end:
+                yield text[:end]
+                held, size = [text[end:]], len(text) - end
+    if text := "".join(held):
+        yield text
+
+
+def _lines_of(blocks: Iterable[str]) -> Iterator[str]:
+    """The lines of blocks of whole lines, each with its newline (only "\n" ends a line)."""
+    for block in blocks:
+        *complete, last = block.split("\n")
+        for line in complete:
+            yield line + "\n"
+        if last:
+            yield last
+
+
+def _decoded(body: Any, chunk_size: int = 1 << 20) -> Iterator[str]:
+    """An S3 body's text a chunk at a time (UTF-8, a byte-order mark dropped)."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    while chunk := body.read(chunk_size):
+        yield decoder.decode(chunk)
+    yield decoder.decode(b"", final=True)
 
 
 class _Columns:
@@ -218,8 +254,6 @@ class _Columns:
         self.values = [_empty_values(c) for c in ordered]
         # One shared object per distinct string of a column (a 25M-row file has ~200k distinct ids).
         self.distinct: list[dict[str, str] | None] = [{} if c.type == "string" else None for c in ordered]
-        # A line of plain values, one group per column; findall returns the groups of each line.
-        self.plain_line = re.compile("^" + ",".join([r'([^,"\r\n]*)'] * len(ordered)) + r"\r?$", re.MULTILINE)
 
     def table(self) -> Table:
         return Table({column.name: values for column, values in zip(self.ordered, self.values, strict=True)})
@@ -227,12 +261,22 @@ class _Columns:
     def add_plain_block(self, text: str, line_count: int) -> bool:
         """Add every line of a block of unquoted lines, or nothing (False) when some line or value
         needs the row-by-row reading to be read or refused."""
-        rows = self.plain_line.findall(text)
-        if len(rows) != line_count:
+        if "\r" in text:
+            text = text.replace("\r\n", "\n")
+            if "\r" in text:
+                return False
+        if not text.endswith("\n"):
+            text += "\n"
+        # Each line's values, then a "\n" of its own: the newlines fall every len(ordered) + 1
+        # values exactly when every line has one value per column.
+        stride = len(self.ordered) + 1
+        split = text.replace("\n", ",\n,").split(",")
+        if len(split) != line_count * stride + 1 or split[stride - 1 :: stride].count("\n") != line_count:
             return False
-        split = list(zip(*rows, strict=True)) if len(self.ordered) > 1 else [tuple(rows)]
+        split.pop()  # what follows the last newline: nothing
         converted: list[Values] = []
-        for index, texts in enumerate(split):
+        for index in range(stride - 1):
+            texts = split[index::stride]
             if "" in texts:
                 return False
             strings = self.distinct[index]
@@ -313,7 +357,7 @@ def read_s3_location(s3: Any, location: str, schema: Schema) -> Table:
             raise ImportFailure(f"{uri}: bucket {bucket} does not exist; correct dataLocation") from None
         # Decoded as the object streams in: the whole file is never held as bytes or as text.
         try:
-            part = read_csv(uri, text_lines(body), schema)
+            part = read_csv(uri, _decoded(body), schema)
         except UnicodeDecodeError as exc:
             raise ImportFailure(
                 f"{uri}: {exc.object[exc.start : exc.start + 4]!r} is not UTF-8; save the file as UTF-8"

@@ -8,7 +8,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from botocore.model import ListShape, StructureShape
 
@@ -80,6 +80,15 @@ KNOWN_HYPERPARAMETERS = frozenset(
 )
 
 
+class Parent(NamedTuple):
+    """How a List operation filters by a parent: the request member, the record's ARN it matches, and
+    the kind whose existence is checked first (None where the real API does not check)."""
+
+    member: str
+    of: Callable[[Any], str]
+    checked: type[Resource] | None = None
+
+
 @dataclass(frozen=True)
 class Context:
     region: str
@@ -121,34 +130,32 @@ class Operations:
         self._trainer = Trainer(store)
 
     # ---- generic Describe / List ----------------------------------------------------------
-    def describe(
+    def describe_record(
         self, kind: type[Resource], arn_member: str, output_member: str, params: Params, ctx: Context
     ) -> Answer:
         with self._store.transaction() as records:
             return {output_member: records.get(kind, params[arn_member])}
 
-    def list(
+    def list_records(
         self,
         operation: str,
         kind: type[Resource],
         key: str,
-        parent: tuple[str, Callable[[Any], str], type[Resource] | None] | None,
+        parent: Parent | None,
         params: Params,
         ctx: Context,
     ) -> Answer:
-        """`parent`: the request member that filters, the record's field it matches, and the kind whose
-        existence is checked first (None where the real API does not check)."""
         output = service_model("personalize").operation_model(operation).output_shape
         summary_shape = cast(ListShape, cast(StructureShape, output).members[key]).member
-        parent_arn = params.get(parent[0]) if parent else None
+        parent_arn = params.get(parent.member) if parent else None
         with self._store.transaction() as records:
-            if parent and parent_arn and parent[2]:
-                records.get(parent[2], parent_arn)
+            if parent and parent_arn and parent.checked:
+                records.get(parent.checked, parent_arn)
             found = [
                 r
                 for r in records.all(kind)
                 if arn_region(r.arn) in (ctx.region, "")
-                and (parent is None or parent_arn is None or parent[1](r) == parent_arn)
+                and (parent is None or parent_arn is None or parent.of(r) == parent_arn)
             ]
             found.sort(key=lambda r: -r.created)
             return page([project(r.wire(), summary_shape) for r in found], params, key)
@@ -267,6 +274,9 @@ class Operations:
         arn = ctx.arn("dataset-import-job", params["jobName"])
         dataset_arn = params["datasetArn"]
         role_arn = params.get("roleArn")
+        # As in Personalize, a role the caller may not pass refuses the call before anything is recorded.
+        if role_arn:
+            self._access.check(ctx.caller, "iam:PassRole", role_arn, **{"iam:PassedToService": SERVICE})
         with self._store.transaction() as records:
             dataset = records.get(Dataset, dataset_arn)
             _require_state(dataset, dataset_arn)
@@ -288,8 +298,6 @@ class Operations:
                 )
             )
             schema = records.get(Schema, dataset.schema_arn).parsed
-        if role_arn:
-            self._access.check(ctx.caller, "iam:PassRole", role_arn, **{"iam:PassedToService": SERVICE})
 
         def work() -> None:
             table = self._reader.read(location, schema, role_arn)
@@ -593,16 +601,16 @@ Handler = Callable[[Operations, Params, Context], Answer]
 
 
 def _describe(kind: type[Resource], arn_member: str, output_member: str) -> Handler:
-    return lambda ops, params, ctx: ops.describe(kind, arn_member, output_member, params, ctx)
+    return lambda ops, params, ctx: ops.describe_record(kind, arn_member, output_member, params, ctx)
 
 
 def _list(
     operation: str,
     kind: type[Resource],
     key: str,
-    parent: tuple[str, Callable[[Any], str], type[Resource] | None] | None = None,
+    parent: Parent | None = None,
 ) -> Handler:
-    return lambda ops, params, ctx: ops.list(operation, kind, key, parent, params, ctx)
+    return lambda ops, params, ctx: ops.list_records(operation, kind, key, parent, params, ctx)
 
 
 # Operation name -> the method that answers it. An operation botocore knows but this table lacks is
@@ -619,7 +627,7 @@ OPERATIONS: dict[str, Handler] = {
     "CreateDataset": Operations.create_dataset,
     "DescribeDataset": _describe(Dataset, "datasetArn", "dataset"),
     "ListDatasets": _list(
-        "ListDatasets", Dataset, "datasets", ("datasetGroupArn", lambda d: d.dataset_group_arn, None)
+        "ListDatasets", Dataset, "datasets", Parent("datasetGroupArn", lambda d: d.dataset_group_arn)
     ),
     "DeleteDataset": Operations.delete_dataset,
     "CreateDatasetImportJob": Operations.create_dataset_import_job,
@@ -628,12 +636,12 @@ OPERATIONS: dict[str, Handler] = {
         "ListDatasetImportJobs",
         DatasetImportJob,
         "datasetImportJobs",
-        ("datasetArn", lambda j: j.dataset_arn, None),
+        Parent("datasetArn", lambda j: j.dataset_arn),
     ),
     "CreateSolution": Operations.create_solution,
     "DescribeSolution": _describe(Solution, "solutionArn", "solution"),
     "ListSolutions": _list(
-        "ListSolutions", Solution, "solutions", ("datasetGroupArn", lambda s: s.dataset_group_arn, None)
+        "ListSolutions", Solution, "solutions", Parent("datasetGroupArn", lambda s: s.dataset_group_arn)
     ),
     "DeleteSolution": Operations.delete_solution,
     "CreateSolutionVersion": Operations.create_solution_version,
@@ -642,14 +650,14 @@ OPERATIONS: dict[str, Handler] = {
         "ListSolutionVersions",
         SolutionVersion,
         "solutionVersions",
-        ("solutionArn", lambda v: v.solution.arn, Solution),
+        Parent("solutionArn", lambda v: v.solution.arn, checked=Solution),
     ),
     "StopSolutionVersionCreation": Operations.stop_solution_version_creation,
     "GetSolutionMetrics": Operations.get_solution_metrics,
     "CreateCampaign": Operations.create_campaign,
     "DescribeCampaign": _describe(Campaign, "campaignArn", "campaign"),
     "ListCampaigns": _list(
-        "ListCampaigns", Campaign, "campaigns", ("solutionArn", lambda c: c.solution_arn, None)
+        "ListCampaigns", Campaign, "campaigns", Parent("solutionArn", lambda c: c.solution_arn)
     ),
     "UpdateCampaign": Operations.update_campaign,
     "DeleteCampaign": Operations.delete_campaign,

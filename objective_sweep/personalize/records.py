@@ -359,7 +359,8 @@ class Records:
 
 class Store:
     """The records behind one lock: `with store.transaction() as records:` is the only way in.
-    Reentrant, so a job that already holds it may call code that takes it again."""
+    Reentrant, so a job that already holds it may call code that takes it again. Nothing is rolled
+    back on an error: operations make their checks before they change a record."""
 
     def __init__(self) -> None:
         self._lock = threading.RLock()

@@ -24,6 +24,8 @@ def _sweep(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+# Starts the installed command (a fresh interpreter importing the CLI): slow by the marker's meaning.
+@pytest.mark.slow
 def test_report_refuses_the_history_beside_the_report(tmp_path: Path) -> None:
     history = tmp_path / "history.json"
     history.write_text(json.dumps([{"timestamp": "2026-12-05", "type": "ExecutionStarted", "id": 1}]))

@@ -204,6 +204,8 @@ def test_option_mistakes_name_the_option(
     assert expected in err, err
 
 
+# Starts the installed command (a fresh interpreter importing the CLI): slow by the marker's meaning.
+@pytest.mark.slow
 def test_the_installed_command_prints_no_traceback(shop: Path) -> None:
     sweep = Path(sys.executable).parent / "sweep"
     done = subprocess.run(

@@ -339,3 +339,25 @@ def test_a_call_the_function_role_does_not_allow_is_refused_by_the_endpoint(
     runtime = as_function("DeployCampaignFunction", "personalize-runtime")
     with pytest.raises(runtime.exceptions.ClientError, match="personalize:GetRecommendations"):
         runtime.get_recommendations(campaignArn=campaign, userId="1")
+
+
+def test_a_role_the_caller_may_not_pass_refuses_the_import_job_and_records_nothing(
+    as_function: Callable[..., Any], first: Swept, stack: Any
+) -> None:
+    # ImportDatasets may pass only PersonalizeRole; handing Personalize another role is refused before
+    # the job exists, as in AWS, so no job is left CREATE PENDING to count against the quota.
+    pz = as_function("ImportDatasetsFunction")
+    other_role = next(role.arn for role in stack.roles if role.logical_id == "NotifyFunctionRole")
+    dataset = pz.list_datasets(datasetGroupArn=first.group_arn)["datasets"][0]["datasetArn"]
+    with pytest.raises(pz.exceptions.ClientError) as refused:
+        pz.create_dataset_import_job(
+            jobName="contract-not-my-role",
+            datasetArn=dataset,
+            dataSource={"dataLocation": first.run.files["interactions"].uri},
+            roleArn=other_role,
+        )
+    error = refused.value.response["Error"]
+    assert error["Code"] == "AccessDeniedException"
+    assert f"iam:PassRole on resource: {other_role}" in error["Message"]
+    jobs = pz.list_dataset_import_jobs(datasetArn=dataset)["datasetImportJobs"]
+    assert "contract-not-my-role" not in [job["jobName"] for job in jobs]

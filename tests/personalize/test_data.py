@@ -106,9 +106,10 @@ def _columns(table: Table) -> dict[str, list[object]]:
 
 
 def test_blocks_of_plain_lines_read_as_the_csv_module_reads_them(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Batches of 3 lines: plain blocks take the fast path; the block with an empty line, the one with
-    # a nullable empty value and the quoted rest of the file go row by row, and all agree.
-    monkeypatch.setattr(data, "_BATCH_LINES", 3)
+    # Blocks of a few lines: plain blocks take the fast path; the blocks with an empty line, with a
+    # nullable empty value or with CRLF line ends and the quoted rest of the file go row by row, and
+    # all agree.
+    monkeypatch.setattr(data, "_BLOCK_CHARS", 20)
     body = (
         "ITEM_ID,ROYALTY,GENRE\r\n1,-0.5,A\r\n2,0,B\n3,1e-3,A\n4,2,\n5,3,B\n\n6,4,C\n7,5,C\n8,6,C\n"
         '9,7,"D,E"\n10,8,"F\nG"\n11,9,H\n'
@@ -139,7 +140,7 @@ def test_blocks_of_plain_lines_read_as_the_csv_module_reads_them(monkeypatch: py
 def test_a_bad_row_in_a_later_block_is_named_by_its_own_line(
     monkeypatch: pytest.MonkeyPatch, bad_line: str, message: str
 ) -> None:
-    monkeypatch.setattr(data, "_BATCH_LINES", 3)
+    monkeypatch.setattr(data, "_BLOCK_CHARS", 20)
     rows = [f"u{n},i{n},{n}" for n in range(1, 10)]
     rows[6] = bad_line  # file line 8: the header is line 1
     body = "USER_ID,ITEM_ID,TIMESTAMP\n" + "\n".join(rows) + "\n"
@@ -147,9 +148,14 @@ def test_a_bad_row_in_a_later_block_is_named_by_its_own_line(
         read_csv("s3://b/i.csv", io.StringIO(body), parse_schema(INTERACTIONS_SCHEMA))
 
 
-def test_typed_interactions_columns_from_plain_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(data, "_BATCH_LINES", 2)
-    body = "TIMESTAMP,ITEM_ID,USER_ID\n5,i1,u1\n6,i2,u1\n7,i1,u2\n"
+def test_plain_blocks_are_split_without_the_csv_module(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(data, "_BLOCK_CHARS", 10)
+
+    def row_by_row(self: object, first_line: int, lines: object) -> None:
+        raise AssertionError(f"line {first_line} was read row by row")
+
+    monkeypatch.setattr(data._Columns, "add_rows", row_by_row)
+    body = "TIMESTAMP,ITEM_ID,USER_ID\r\n5,i1,u1\r\n6,i2,u1\n7,i1,u2"
     table = read_csv("s3://b/i.csv", io.StringIO(body), parse_schema(INTERACTIONS_SCHEMA))
     assert isinstance(table.columns["TIMESTAMP"], array)
     assert _columns(table) == {
