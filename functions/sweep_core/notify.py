@@ -32,7 +32,8 @@ def failure_message(request: NotifyRequest) -> tuple[str, str]:
 def _billing_lines(state: dict[str, Any]) -> str:
     """What the failure left billing: nothing was created (PrepareRun failed), the settled campaigns,
     or, when settling them failed too, that they must be checked."""
-    if "run" not in state:
+    # No run yet: PrepareRun failed, or a chunked validation did (its state carries "run": null).
+    if not state.get("run"):
         return "\nNothing was created in Personalize.\n"
     experiment = str(state["run"]["config"]["experiment"])
     settled = state.get("keep") or {}

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from support.poll import poll
-from support.runs import entered_states, start_upload, wait_for
+from support.runs import entered_states, notices, start_upload, wait_for
 
 from objective_sweep.localcloud import LocalCloud
 from objective_sweep.localcloud.runs import Deployment, RunFiles
@@ -66,15 +66,6 @@ def _billing(campaigns: dict[str, str]) -> dict[str, str]:
         for name, status in campaigns.items()
         if not status.startswith(("DELETE", "CREATE FAILED"))
     }
-
-
-def _notices(cloud: LocalCloud) -> list[dict[str, Any]]:
-    from moto.sns.models import sns_backends
-
-    topic = sns_backends["123456789012"]["us-east-1"].topics[str(cloud.stack.topic_arn)]
-    return [
-        {"message": message, "subject": subject} for _, message, subject, _, _ in topic.sent_notifications
-    ]
 
 
 def _versions(deployment: Deployment, experiment: str, level: str) -> list[dict[str, Any]]:
@@ -146,7 +137,7 @@ def test_a_comparison_that_fails_leaves_billing_only_what_was_chosen(
     assert "titles.csv" in described["cause"]
     assert entered_states(deployment, arn)[-3:] == ["SettleAfterFailure", "NotifyFailure", "RunFailed"]
     billing = _billing(_campaigns(deployment, experiment))
-    (notice,) = [n for n in _notices(cloud) if arn in n["message"]]
+    (notice,) = [n for n in notices(cloud) if arn in n["message"]]
     if keep == "all":
         assert billing == {f"{experiment}-off": "ACTIVE", f"{experiment}-high": "ACTIVE"}
         assert "Still billing: 2 campaign(s), about $292.00 per month:" in notice["message"]
@@ -257,7 +248,7 @@ def _succeeded_cleanly(
     )
     assert _inventory(deployment, experiment) == _clean(experiment, levels, sorted(billed))
     name = arn.rsplit(":", 1)[1]
-    (notice,) = [n for n in _notices(cloud) if f"execution {name}:" in n["message"]]
+    (notice,) = [n for n in notices(cloud) if f"execution {name}:" in n["message"]]
     assert f"{len(levels)} of {len(levels)} level(s) ACTIVE" in notice["message"]
     assert f"Cost: {len(billed)} campaign(s) left running" in notice["message"]
     return {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from objective_sweep.localcloud.runs import (
     Deployment,
@@ -12,6 +12,9 @@ from objective_sweep.localcloud.runs import (
     upload_run,
 )
 from support.poll import poll
+
+if TYPE_CHECKING:
+    from objective_sweep.localcloud import LocalCloud
 
 
 def wait_for(
@@ -59,3 +62,13 @@ def succeeded(deployment: Deployment, arn: str) -> dict[str, Any]:
             f"{arn} ended {described['status']}:\n" + "\n".join(causes or [str(described.get("cause"))])
         )
     return described
+
+
+def notices(cloud: LocalCloud) -> list[dict[str, Any]]:
+    """What the stack's SNS topic has published on the local cloud (moto keeps the sent messages)."""
+    from moto.sns.models import sns_backends
+
+    topic = sns_backends["123456789012"]["us-east-1"].topics[str(cloud.stack.topic_arn)]
+    return [
+        {"message": message, "subject": subject} for _, message, subject, _, _ in topic.sent_notifications
+    ]

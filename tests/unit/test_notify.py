@@ -35,6 +35,14 @@ def test_failure_message_unwraps_lambda_errors() -> None:
     assert "Nothing was created in Personalize." in message
 
 
+def test_a_chunked_validation_failure_says_nothing_was_created() -> None:
+    # The ValidateChunks route carries "run": null until FinishValidation builds the run.
+    state = {"run": None, "chunked": {}, "failure": {"Error": "InvalidInputError", "Cause": "line 9: bad"}}
+    _, message = failure_message(NotifyRequest(state=state, execution_arn=EXECUTION))
+    assert "line 9: bad" in message
+    assert "Nothing was created in Personalize." in message
+
+
 def test_failure_message_keeps_plain_causes() -> None:
     _, message = failure_message(
         NotifyRequest(

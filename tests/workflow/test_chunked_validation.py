@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from support.runs import entered_states, wait_for
+from support.runs import entered_states, notices, wait_for
 
 from objective_sweep.localcloud import LocalCloud
 from objective_sweep.localcloud.runs import Deployment, RunFiles, start_console_run
@@ -44,7 +44,7 @@ def _run(
 
 
 def test_a_bad_row_in_the_third_chunk_is_reported_at_its_true_line(
-    deployment: Deployment, files: RunFiles
+    cloud: LocalCloud, deployment: Deployment, files: RunFiles
 ) -> None:
     data = files.interactions.read_bytes()
     data_start = data.index(b"\n") + 1
@@ -76,6 +76,10 @@ def test_a_bad_row_in_the_third_chunk_is_reported_at_its_true_line(
     # in the chunked state).
     with pytest.raises(ClientError, match="NoSuchKey"):
         deployment.client("s3").get_object(Bucket=deployment.bucket, Key="runs/chunked/lease.json")
+    # ...and the failure notice went out, with the row's line and nothing left billing.
+    (notice,) = [n for n in notices(cloud) if arn in n["message"]]
+    assert f"line {line}, column TIMESTAMP" in notice["message"]
+    assert "Nothing was created in Personalize." in notice["message"]
 
 
 def test_a_file_under_the_threshold_is_validated_by_prepare_run_alone(
