@@ -21,7 +21,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -313,11 +313,32 @@ def _summary(size: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
         "ratioToFloor": round(sweep_seconds / floor_seconds, 2),
         "floor": middle["floor"],
         "sweep": middle["sweep"],
+        "commit": _commit(),
+        "runsEndedAt": [r["endedAt"] for r in runs],
+        "loadAveragePerRun": [r["loadAverage"] for r in runs],
         "sweepSecondsPerRun": [r["sweep"]["seconds"] for r in runs],
         "sweepPeakRssBytesPerRun": [r["sweep"]["peakRssBytes"] for r in runs],
         "floorSecondsPerRun": [r["floor"]["seconds"] for r in runs],
         "ratioToFloorPerRun": [round(r["sweep"]["seconds"] / r["floor"]["seconds"], 2) for r in runs],
     }
+
+
+def _commit() -> str | None:
+    """The commit measured (with "+changes" when the working tree differs from it)."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", ".", ":!benchmarks/results"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
 
 
 def _save(results: dict[str, Any], failed: dict[str, Any]) -> dict[str, Any]:
@@ -363,7 +384,15 @@ def main(argv: list[str]) -> int:
                     print(failure, file=sys.stderr)
                     failed[size] = {"floor": measured_floor, "error": str(failure).splitlines()[-3:]}
                     break
-            runs.append({"floor": measured_floor, "sweep": measured_sweep})
+            runs.append(
+                {
+                    "floor": measured_floor,
+                    "sweep": measured_sweep,
+                    # What else the machine ran: the 1-minute load average when the run ended.
+                    "endedAt": datetime.now(UTC).isoformat(timespec="seconds"),
+                    "loadAverage": round(os.getloadavg()[0], 2),
+                }
+            )
             # Saved after every run (medians of the runs so far, "runs" says how many), so a long
             # benchmark stopped part way keeps what it measured.
             failed.pop(size, None)

@@ -110,10 +110,9 @@ def check_minimums(data: Interactions) -> None:
             f"The interactions dataset has {len(data.users)} interactions; training needs at least "
             f"{MIN_INTERACTIONS}. Import more interactions and create a new solution version."
         )
-    counts: dict[str, int] = {}
-    for user in data.users:
-        counts[user] = counts.get(user, 0) + 1
-    active = sum(1 for c in counts.values() if c >= 2)
+    # Counted on the snapshot's user codes (made once, shared by the levels), not by a Python loop
+    # over every interaction for each level.
+    active = int((np.bincount(data.indexed.user_rows) >= 2).sum())
     if active < MIN_ACTIVE_USERS:
         raise TrainingFailure(
             f"Only {active} users have 2 or more interactions; training needs at least {MIN_ACTIVE_USERS}. "
