@@ -124,6 +124,11 @@ def test_a_chunk_that_fails_fails_the_map_run_and_the_run_is_notified(
         s3.get_object(Bucket=deployment.bucket, Key="runs/chunkfail/lease.json")
     (notice,) = [n for n in notices(cloud) if arn in n["message"]]
     assert "Error: States.ExceedToleratedFailureThreshold" in notice["message"]
+    interactions = f"s3://{deployment.bucket}/experiments/chunkfail/interactions.csv"
+    assert (
+        f"{interactions} was not validated: ValidateChunk failed on at least one of its chunks"
+        in notice["message"]
+    )
     assert "Nothing was created in Personalize." in notice["message"]
 
 
