@@ -72,6 +72,18 @@ def test_a_map_run_fails_when_its_failed_items_exceed_what_it_tolerates() -> Non
     assert not exceeds_tolerance(3, 10, 5, 50.0)
 
 
+def test_a_fail_state_may_rethrow_a_states_error() -> None:
+    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+
+    name = FailErrorNamePatch().replacement(CustomErrorName)
+    assert isinstance(name("States.ExceedToleratedFailureThreshold"), StatesErrorName)
+    assert name("States.NotAnAwsError").error_name == "States.NotAnAwsError"
+    assert isinstance(name("AccessDenied"), CustomErrorName)
+    with pytest.raises(ValueError, match="MUST NOT begin with the prefix"):
+        CustomErrorName("States.Timeout")
+
+
 def test_the_caller_is_read_from_the_signature_scope() -> None:
     header = "AWS4-HMAC-SHA256 Credential=ASIAXYZ/20261203/us-east-1/s3/aws4_request, SignedHeaders=host"
     assert caller_of(header) == ("ASIAXYZ", "us-east-1", "s3")
