@@ -77,7 +77,7 @@ class ExperimentBusyError(SweepError):
 
 class DataUnavailableError(SweepError):
     """A data file of the run cannot be read after the run started (deleted or replaced since
-    PrepareRun validated it)."""
+    PrepareRun validated it), or a chunk of it was never validated (its result is missing)."""
 
 
 class WaitTimeout(SweepError):

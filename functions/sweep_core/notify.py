@@ -17,12 +17,22 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sns import SNSClient
 
+# The error a Distributed Map state fails with when more of its items failed than it tolerates.
+MAP_RUN_FAILED = "States.ExceedToleratedFailureThreshold"
+
 
 def failure_message(request: NotifyRequest) -> tuple[str, str]:
     state = request.state or {}
     failure = state.get("failure") or {}
     error = str(failure.get("Error", "UnknownError"))
     cause = readable_cause(str(failure.get("Cause", "")))
+    if error == MAP_RUN_FAILED and "chunked" in state:
+        # The Map's Catch sees only that its run failed; the failed chunk's own error is in its logs.
+        file = ((state.get("chunked") or {}).get("job") or {}).get("file") or "the interactions file"
+        cause = (
+            f"{file} was not validated: ValidateChunk failed on at least one of its chunks — its logs, and "
+            f"the Map Run of this execution in the Step Functions console, name the chunk and its error ({cause})"
+        )
     name = request.execution_arn.rsplit(":", 1)[-1]
     subject = f"Objective Sweep run {name} failed: {error}"
     message = f"The run {request.execution_arn} failed.\n\nError: {error}\n\nCause:\n{cause}\n"

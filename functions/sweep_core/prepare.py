@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
+from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
 from sweep_core import names
@@ -25,7 +26,7 @@ from sweep_core.chunks import (
     plan,
     validate_chunk,
 )
-from sweep_core.errors import ExperimentBusyError, InvalidInputError, Problem
+from sweep_core.errors import DataUnavailableError, ExperimentBusyError, InvalidInputError, Problem
 from sweep_core.models import RunConfig
 from sweep_core.progress import ProgressReader, ReadProgress
 from sweep_core.report.model import DatasetFacts
@@ -249,6 +250,10 @@ def validate_chunk_object(s3: S3Client, request: ChunkRequest) -> ChunkResult:
     return result
 
 
+# How S3 answers a GetObject of a key that does not exist.
+_MISSING = ("NoSuchKey", "404", "AccessDenied", "403")
+
+
 def finish_validation(s3: S3Client, request: FinishValidationRequest) -> PrepareRunResult:
     """FinishValidation: merge the chunks' results into the run, or fail with the whole file's problems
     at their true lines (the lease is given back by NotifyFailure)."""
@@ -260,7 +265,16 @@ def finish_validation(s3: S3Client, request: FinishValidationRequest) -> Prepare
         # One at a time: each holds its chunk's per-user counts.
         for index in range(chunked.chunks):
             key = names.chunk_result_key(job.experiment, job.execution_name, index)
-            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            try:
+                body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            except ClientError as error:
+                # A missing object answers 404, or 403 to a role that may not list the bucket.
+                if error.response.get("Error", {}).get("Code") not in _MISSING:
+                    raise
+                raise DataUnavailableError(
+                    f"chunk {index} of {job.file} was not validated: ValidateChunk did not finish it — see "
+                    f"its logs (its result s3://{bucket}/{key} is missing)"
+                ) from error
             yield ChunkResult.model_validate_json(body)
 
     summary = merge(pending.config, job, others_from(pending), results())

@@ -31,8 +31,10 @@ from objective_sweep.localcloud.moto_compat import (
     AuthorizationPatch,
     BucketPolicyPatch,
     ExecutionNamePatch,
+    FailErrorNamePatch,
     LambdaInvokePatch,
     LocalMotoServer,
+    MapRunTolerancePatch,
     MotoPatch,
     RetrySleepPatch,
     S3EventPatch,
@@ -123,6 +125,8 @@ class LocalCloud:
             AuthorizationPatch(self.authorizer, self._bucket_policy, self._object_exists),
             BucketPolicyPatch(),
             ExecutionNamePatch(),
+            MapRunTolerancePatch(),
+            FailErrorNamePatch(),
         ]
         self._installed: list[MotoPatch] = []
         self._saved_environ: dict[str, str | None] = {}

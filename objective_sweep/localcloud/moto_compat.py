@@ -17,6 +17,11 @@ server API (/moto-api/config, /moto-api/reset) or its public backends.
   policies as AWS does instead.
 - `ExecutionNamePatch`: StartExecution without a name gets a UUID and names are validated as
   Step Functions does (moto's interpreter backend would name the execution "None").
+- `MapRunTolerancePatch`: a Distributed Map run whose failed items exceed its tolerated failure
+  threshold fails with States.ExceedToleratedFailureThreshold (moto counts failed items but lets the
+  run succeed).
+- `FailErrorNamePatch`: a Fail state may end with a caught States.* error (ErrorPath), as in AWS;
+  moto refuses any error name starting with "States." there.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ import time
 import types
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 from urllib.parse import unquote
 
 from objective_sweep.localcloud.authorizer import AccessDenied, Authorizer
@@ -236,6 +241,116 @@ class ExecutionNamePatch(MotoPatch):
             return original(backend, state_machine_arn, name, execution_input, trace_header)
 
         return start_execution
+
+
+# The cause Step Functions gives when a Map Run fails for its failed items.
+EXCEEDED_CAUSE = "The specified tolerated failure threshold was exceeded"
+
+
+def exceeds_tolerance(failed: int, total: int, tolerated_count: int, tolerated_percentage: float) -> bool:
+    """Whether `failed` of `total` items fail a Map Run. A threshold of 0 is taken as not set (moto
+    gives no other sign of it); with neither set, one failed item fails the run, as in AWS."""
+    if failed == 0:
+        return False
+    if not tolerated_count and not tolerated_percentage:
+        return True
+    return bool(
+        (tolerated_count and failed > tolerated_count)
+        or (tolerated_percentage and 100 * failed / max(total, 1) > tolerated_percentage)
+    )
+
+
+class MapRunTolerancePatch(MotoPatch):
+    """A Distributed Map run fails with States.ExceedToleratedFailureThreshold when its failed and
+    timed-out items exceed ToleratedFailureCount/Percentage (default 0). moto's run collects the items'
+    outputs whatever became of them, so a failed item let the Map state succeed."""
+
+    module = "moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.distributed_iteration_component"
+    cls = "DistributedIterationComponent"
+    attribute = "_map_run"
+    parameters: tuple[str, ...] = ("self", "env", "eval_input")
+
+    def replacement(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        from moto.stepfunctions.parser.api import HistoryEventType
+        from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+            FailureEvent,
+            FailureEventException,
+        )
+        from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import (
+            StatesErrorName,
+        )
+        from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+            StatesErrorNameType,
+        )
+
+        exceeded = StatesErrorNameType.StatesExceedToleratedFailureThreshold
+
+        def map_run(component: Any, env: Any, eval_input: Any) -> None:
+            original(component, env, eval_input)
+            record = eval_input.map_run_record
+            items = record.item_counter
+            failed = items.failed.get() + items.timed_out.get()
+            if not exceeds_tolerance(
+                failed, items.total.get(), record.tolerated_failure_count, record.tolerated_failure_percentage
+            ):
+                return
+            env.stack.pop()  # the outputs the run collected
+            # moto's Map Run handling records MapRunFailed with this error and cause, then the Map
+            # state fails and its Retry/Catch apply.
+            raise FailureEventException(
+                FailureEvent(
+                    env=env,
+                    error_name=StatesErrorName(typ=exceeded),
+                    event_type=HistoryEventType.MapRunFailed,
+                    # moto's EventDetails: a TypedDict of which one key is given.
+                    event_details=cast(
+                        Any,
+                        {"mapRunFailedEventDetails": {"error": exceeded.to_name(), "cause": EXCEEDED_CAUSE}},
+                    ),
+                )
+            )
+
+        return map_run
+
+
+class FailErrorNamePatch(MotoPatch):
+    """A Fail state whose ErrorPath gives a States.* error (a caught error rethrown, as RunFailed does)
+    fails with it, as in AWS. moto's Fail state names its error with CustomErrorName, which refuses the
+    "States." prefix, and the execution ended with a ValueError as States.Runtime instead."""
+
+    module = "moto.stepfunctions.parser.asl.component.state.fail.state_fail"
+    attribute = "CustomErrorName"
+
+    def check(self, original: Any) -> None:
+        import moto
+        from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import (
+            CustomErrorName,
+        )
+
+        if moto.__version__ != MOTO_VERSION or original is not CustomErrorName:
+            raise MotoCompatibilityError(
+                f"moto {moto.__version__}'s Fail state no longer names its error with CustomErrorName: "
+                "the local cloud's patch no longer fits"
+            )
+
+    def replacement(self, original: Any) -> Any:
+        from moto.stepfunctions.parser.asl.component.common.error_name.error_name import ErrorName
+        from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import (
+            StatesErrorName,
+        )
+
+        class RethrownErrorName(ErrorName):
+            """An error name taken as it is: a States.* name moto does not know."""
+
+        def error_name(name: str | None) -> Any:
+            if name is None or not name.startswith("States."):
+                return original(name)
+            try:
+                return StatesErrorName.from_name(name)
+            except ValueError:
+                return RethrownErrorName(name)
+
+        return error_name
 
 
 class LambdaInvokePatch(MotoPatch):

@@ -10,13 +10,16 @@ from objective_sweep.localcloud.moto_compat import (
     AuthorizationPatch,
     BucketPolicyPatch,
     ExecutionNamePatch,
+    FailErrorNamePatch,
     LambdaInvokePatch,
+    MapRunTolerancePatch,
     MotoCompatibilityError,
     MotoPatch,
     RetrySleepPatch,
     S3EventPatch,
     WaitPatch,
     caller_of,
+    exceeds_tolerance,
     scaled_wait,
 )
 
@@ -24,7 +27,9 @@ PATCHES: list[MotoPatch] = [
     AuthorizationPatch(Authorizer([], account="123456789012"), lambda _: (), lambda _: True),
     BucketPolicyPatch(),
     ExecutionNamePatch(),
+    FailErrorNamePatch(),
     LambdaInvokePatch(lambda name, body, headers: b"{}"),
+    MapRunTolerancePatch(),
     WaitPatch(0.5),
     RetrySleepPatch(0.5),
     S3EventPatch(lambda account, bucket, event, key: None),
@@ -49,6 +54,22 @@ def test_a_patch_whose_target_moved_refuses_to_install() -> None:
 
     with pytest.raises(MotoCompatibilityError, match="no longer fits"):
         Moved().install()
+
+
+def test_a_map_run_fails_when_its_failed_items_exceed_what_it_tolerates() -> None:
+    # Neither threshold set: one failed item fails the run.
+    assert not exceeds_tolerance(0, 10, 0, 0.0)
+    assert exceeds_tolerance(1, 10, 0, 0.0)
+    # A count: more failed items than it fail the run.
+    assert not exceeds_tolerance(2, 10, 2, 0.0)
+    assert exceeds_tolerance(3, 10, 2, 0.0)
+    # A percentage of the items: more than it fail the run.
+    assert not exceeds_tolerance(2, 10, 0, 20.0)
+    assert exceeds_tolerance(3, 10, 0, 20.0)
+    # Both: exceeding either fails the run.
+    assert exceeds_tolerance(3, 10, 2, 50.0)
+    assert exceeds_tolerance(3, 10, 5, 20.0)
+    assert not exceeds_tolerance(3, 10, 5, 50.0)
 
 
 def test_the_caller_is_read_from_the_signature_scope() -> None:

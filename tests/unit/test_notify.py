@@ -43,6 +43,23 @@ def test_a_chunked_validation_failure_says_nothing_was_created() -> None:
     assert "Nothing was created in Personalize." in message
 
 
+def test_a_failed_chunk_is_explained_in_plain_words() -> None:
+    state = {
+        "run": None,
+        "chunked": {"job": {"file": "s3://bucket/experiments/big/interactions.csv"}},
+        "failure": {
+            "Error": "States.ExceedToleratedFailureThreshold",
+            "Cause": "The specified tolerated failure threshold was exceeded",
+        },
+    }
+    _, message = failure_message(NotifyRequest(state=state, execution_arn=EXECUTION))
+    assert (
+        "s3://bucket/experiments/big/interactions.csv was not validated: ValidateChunk failed on at least "
+        "one of its chunks" in message
+    )
+    assert "Nothing was created in Personalize." in message
+
+
 def test_failure_message_keeps_plain_causes() -> None:
     _, message = failure_message(
         NotifyRequest(

@@ -12,7 +12,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
-from sweep_core.errors import ExperimentBusyError, InvalidInputError
+from sweep_core.errors import DataUnavailableError, ExperimentBusyError, InvalidInputError
 from sweep_core.prepare import execution_running, finish_validation, prepare_run, validate_chunk_object
 from sweep_core.progress import ReadProgress
 from sweep_core.runtime import Settings
@@ -442,6 +442,25 @@ def test_a_file_over_the_chunk_size_gives_the_same_run_through_its_chunks(s3: An
     assert finished is not None
     different = {"execution_arn", "execution_name"}
     assert finished.model_dump(exclude=different) == whole.run.model_dump(exclude=different)
+
+
+def test_a_chunk_without_its_result_is_named_in_plain_words(s3: Any) -> None:
+    chunked_settings = SETTINGS.model_copy(update={"validation_chunk_bytes": 4096})
+    split = prepare_run(
+        s3, _request(_upload_run_file(s3, RUN_FILE), "split"), chunked_settings, still_running
+    )
+    assert split.chunked is not None
+    manifest = s3.get_object(Bucket=split.chunked.manifest_bucket, Key=split.chunked.manifest_key)
+    chunks = [Chunk.model_validate(item) for item in json.loads(manifest["Body"].read())]
+    # Chunk 1 never stored its result (its ValidateChunk failed).
+    for chunk in chunks[:1] + chunks[2:]:
+        validate_chunk_object(s3, ChunkRequest(chunk=chunk, job=split.chunked.job))
+    with pytest.raises(DataUnavailableError) as missing:
+        finish_validation(s3, FinishValidationRequest(chunked=split.chunked))
+    assert str(missing.value).startswith(
+        f"chunk 1 of s3://{BUCKET}/experiments/demo/interactions.csv was not validated: ValidateChunk did "
+        "not finish it — see its logs"
+    )
 
 
 def test_a_problem_in_the_items_file_stops_a_chunked_run_before_the_chunks(s3: Any) -> None:

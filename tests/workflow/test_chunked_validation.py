@@ -82,6 +82,56 @@ def test_a_bad_row_in_the_third_chunk_is_reported_at_its_true_line(
     assert "Nothing was created in Personalize." in notice["message"]
 
 
+def test_a_chunk_that_fails_fails_the_map_run_and_the_run_is_notified(
+    cloud: LocalCloud, deployment: Deployment, files: RunFiles
+) -> None:
+    # A bucket policy refuses ValidateChunk the write of the second chunk's result: that item fails, and
+    # with no tolerated failures (the Map sets none) the Map Run fails, as in AWS.
+    s3 = deployment.client("s3")
+    saved = s3.get_bucket_policy(Bucket=deployment.bucket)["Policy"]
+    policy = json.loads(saved)
+    policy["Statement"].append(
+        {
+            "Sid": "NoSecondChunkResult",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:PutObject",
+            "Resource": f"arn:aws:s3:::{deployment.bucket}/runs/chunkfail/validation/*/chunk-00001.json",
+        }
+    )
+    s3.put_bucket_policy(Bucket=deployment.bucket, Policy=json.dumps(policy))
+    try:
+        arn, described = _run(
+            deployment, "chunkfail", files.interactions.read_bytes(), files.items.read_bytes()
+        )
+    finally:
+        s3.put_bucket_policy(Bucket=deployment.bucket, Policy=saved)
+
+    assert described["status"] == "FAILED"
+    assert described["error"] == "States.ExceedToleratedFailureThreshold"
+    assert described["cause"] == "The specified tolerated failure threshold was exceeded"
+    states = entered_states(deployment, arn)
+    assert "ValidateChunks" in states
+    assert "FinishValidation" not in states
+    assert states[-2:] == ["NotifyFailure", "RunFailed"]
+    events = deployment.client("stepfunctions").get_execution_history(executionArn=arn, maxResults=1000)
+    kinds = [event["type"] for event in events["events"]]
+    assert "MapRunFailed" in kinds
+    assert "MapStateFailed" in kinds
+    assert "MapRunSucceeded" not in kinds
+    # NotifyFailure gave the lease back and sent the notice.
+    with pytest.raises(ClientError, match="NoSuchKey"):
+        s3.get_object(Bucket=deployment.bucket, Key="runs/chunkfail/lease.json")
+    (notice,) = [n for n in notices(cloud) if arn in n["message"]]
+    assert "Error: States.ExceedToleratedFailureThreshold" in notice["message"]
+    interactions = f"s3://{deployment.bucket}/experiments/chunkfail/interactions.csv"
+    assert (
+        f"{interactions} was not validated: ValidateChunk failed on at least one of its chunks"
+        in notice["message"]
+    )
+    assert "Nothing was created in Personalize." in notice["message"]
+
+
 def test_a_file_under_the_threshold_is_validated_by_prepare_run_alone(
     deployment: Deployment, files: RunFiles
 ) -> None:
