@@ -383,7 +383,8 @@ def _follow_and_collect(
             wrapped(
                 "This ran on the local cloud: nothing bills, and the cost line is what the same sweep would "
                 "cost in AWS."
-                + (" The local cloud stops now, and its campaigns with it." if own_cloud else "")
+                + (" The local cloud stops now, and its campaigns with it." if own_cloud else ""),
+                indent="",
             )
         )
     print(f"\nfinished in {time.monotonic() - started:.1f} s; results in {folder}/")
