@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import threading
 import time
@@ -73,15 +74,15 @@ class Progress(Stamped):
 
 
 @dataclass(kw_only=True, eq=False)
-class Resource(Stamped):
+class Resource(Stamped, abc.ABC):
     """A resource found by its ARN. LABEL names its kind in messages ("dataset group")."""
 
     LABEL: ClassVar[str]
     arn: str
 
+    @abc.abstractmethod
     def wire(self) -> dict[str, Any]:
         """The record under botocore's member names; None members are left out by the projection."""
-        raise NotImplementedError(f"{type(self).__name__} does not say how it appears on the wire")
 
 
 @dataclass(kw_only=True, eq=False)
