@@ -196,6 +196,11 @@ def _deployment(args: argparse.Namespace, **cloud_options: Any) -> Iterator[Depl
         yield cloud.deployment()
 
 
+def _starts_own_cloud(args: argparse.Namespace) -> bool:
+    """Whether `_deployment` starts a fresh local cloud for the command (neither --stack nor --endpoint)."""
+    return not (getattr(args, "stack", None) or getattr(args, "endpoint", None))
+
+
 def _local_personalize_url(endpoint: str) -> str | None:
     """A running local cloud stores its Personalize endpoint beside its stack (see LocalCloud)."""
     import boto3
@@ -320,7 +325,7 @@ def _sweep(args: argparse.Namespace, files: RunFiles, **fields: Any) -> int:
         uploaded = upload_run(deployment, config, files, say=_progress)
         print(f"uploaded s3://{deployment.bucket}/{uploaded.key}; waiting for the execution it starts")
         execution_arn = find_started_execution(deployment, uploaded)
-        own_cloud = not (getattr(args, "stack", None) or getattr(args, "endpoint", None))
+        own_cloud = _starts_own_cloud(args)
         return _follow_and_collect(
             deployment,
             execution_arn,
@@ -353,7 +358,8 @@ def _follow_and_collect(
 
     print(f"execution {execution_arn}")
     # Locally a state lasts a fraction of a second; in AWS minutes, and List*/Describe* calls are rate limited.
-    poll = 0.5 if deployment.is_local() else 10.0
+    local = deployment.is_local()
+    poll = 0.5 if local else 10.0
     described = Follower(
         deployment, execution_arn, experiment, levels, sys.stdout, poll_seconds=poll, width=terminal_width()
     ).follow()
@@ -377,8 +383,8 @@ def _follow_and_collect(
     write_results(folder, files, history)
     report = Report.model_validate_json(files["report.json"])
     print()
-    print(_render(_as_seen_here(report, deployment, own_cloud)))
-    if deployment.is_local():
+    print(_render(_as_seen_here(report, deployment, local=local, own_cloud=own_cloud)))
+    if local:
         print(
             wrapped(
                 "This ran on the local cloud: nothing bills, and the cost line is what the same sweep would "
@@ -395,10 +401,10 @@ def _follow_and_collect(
     return ExitStatus.OK
 
 
-def _as_seen_here(report: Any, deployment: Deployment, own_cloud: bool) -> Any:
+def _as_seen_here(report: Any, deployment: Deployment, *, local: bool, own_cloud: bool) -> Any:
     """The report with the cleanup command this user can run: CompareSolutions names the stack (AWS),
     but a local cloud is reached by its endpoint, and a cloud the command started is gone after it."""
-    if not deployment.is_local() or deployment.endpoint_url is None:
+    if not local or deployment.endpoint_url is None:
         # AWS, or a local cloud reached through the exported environment, where --stack works as is.
         return report
     command = (
