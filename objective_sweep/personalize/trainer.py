@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 
 from objective_sweep.personalize import training
@@ -14,6 +15,7 @@ class Trainer:
     def __init__(self, store: Store) -> None:
         self._store = store
         self._cache = training.FactorisationCache()
+        self._making = threading.Lock()
 
     def train(self, solution: Solution, base_arn: str | None) -> training.TrainedModel:
         config = solution.config
@@ -39,14 +41,18 @@ class Trainer:
                 "The dataset group has no imported interactions; create an INTERACTIONS dataset, import data "
                 "with CreateDatasetImportJob and wait until the job is ACTIVE."
             )
-        with self._store.transaction() as records:
-            made = records.snapshots.get((group_arn, objective_column))
-        if made is not None and made[0] is interactions and made[1] is items:
-            return made[2]
-        snapshot = _new_snapshot(interactions, items, objective_column)
-        with self._store.transaction() as records:
-            records.snapshots[(group_arn, objective_column)] = (interactions, items, snapshot)
-        return snapshot
+        # One snapshot made at a time: versions of a sweep start together, and each making its own would
+        # number and hash the same 25M rows side by side (Python work, one core between them).
+        with self._making:
+            with self._store.transaction() as records:
+                made = records.snapshots.get((group_arn, objective_column))
+            if made is not None and made[0] is interactions and made[1] is items:
+                return made[2]
+            snapshot = _new_snapshot(interactions, items, objective_column)
+            _ = snapshot.fingerprint  # numbers the rows too; both are cached on the snapshot
+            with self._store.transaction() as records:
+                records.snapshots[(group_arn, objective_column)] = (interactions, items, snapshot)
+            return snapshot
 
 
 def _new_snapshot(

@@ -3,6 +3,7 @@ metrics on a held-out split, and the objective-aware ranking that objectiveSensi
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import math
@@ -39,12 +40,15 @@ SENSITIVITY_WEIGHT = {"OFF": 0.0, "LOW": 0.03, "MEDIUM": 0.06, "HIGH": 0.12}
 TEMPERATURE = 1.0
 SEED = 42
 FIT_THREADS = min(2, os.cpu_count() or 1)
+# Iterations of the served model when it starts from the evaluation model's item factors: from there,
+# 3 reach a lower loss than 15 from random factors, and top-25 lists closer to that cold fit's than two
+# cold fits with different seeds are to each other (docs/local-personalize.md has the measurements).
+REFINE_ITERATIONS = 3
 MIN_INTERACTIONS = 1000
 MIN_ACTIVE_USERS = 25
-# Rows per slice when hashing a snapshot, and the bytes of held-out users' scores computed at once by
-# the offline metrics: a dense score matrix of every held-out user would be users x items x 8 bytes (8 GB
-# at 25M interactions), and even 1024 users at once are 0.5 GB per training level with 62k items.
-_FINGERPRINT_SLICE = 100_000
+# The bytes of held-out users' scores computed at once by the offline metrics: a dense score matrix of
+# every held-out user would be users x items x 8 bytes (8 GB at 25M interactions), and even 1024 users
+# at once are 0.5 GB with 62k items.
 SCORING_BYTES = 32 * 1024**2
 
 
@@ -88,12 +92,15 @@ class Interactions:
 
     @functools.cached_property
     def fingerprint(self) -> str:
-        # Hashed a slice at a time: joining a 25M-row column at once would hold a copy of it as text.
+        """Equal for snapshots that train the same models: hashed from the numbered rows and the sorted
+        ids (a fraction of the time of hashing 25M rows as text)."""
+        indexed = self.indexed
         digest = hashlib.sha256()
-        for column in (self.users, self.items, self.timestamps, self.catalogue):
-            for start in range(0, len(column), _FINGERPRINT_SLICE):
-                digest.update("\x1f".join(map(str, column[start : start + _FINGERPRINT_SLICE])).encode())
-                digest.update(b"\x1f")
+        for ids in (indexed.user_ids, indexed.item_ids.tolist()):
+            digest.update("\x1f".join(map(str, ids)).encode())
+            digest.update(b"\x1e")
+        for codes in (indexed.user_rows, indexed.item_cols, indexed.timestamps):
+            digest.update(np.ascontiguousarray(codes).data)
             digest.update(b"\x1e")
         return digest.hexdigest()
 
@@ -181,18 +188,23 @@ def _index(data: Interactions) -> _Indexed:
         user_ids=user_ids,
         # 32-bit codes: half the memory of 64-bit ones (a row each, 25M rows), and what a sparse matrix
         # of this size indexes with anyway.
-        user_rows=np.fromiter((user_of[u] for u in data.users), dtype=np.int32, count=len(data.users)),
-        item_cols=np.fromiter((item_of[i] for i in data.items), dtype=np.int32, count=len(data.items)),
+        user_rows=np.fromiter(map(user_of.__getitem__, data.users), dtype=np.int32, count=len(data.users)),
+        item_cols=np.fromiter(map(item_of.__getitem__, data.items), dtype=np.int32, count=len(data.items)),
         timestamps=np.asarray(data.timestamps, dtype=np.int64),
     )
 
 
-def factorise(data: Interactions, hyper: Hyperparameters) -> Factorisation:
-    """Fit ALS on every interaction: the model a campaign serves."""
+def factorise(data: Interactions, hyper: Hyperparameters, start: np.ndarray | None = None) -> Factorisation:
+    """Fit ALS on every interaction: the model a campaign serves. From `start` item factors (the
+    evaluation model's) it refines them for REFINE_ITERATIONS instead of fitting from random factors."""
     indexed = data.indexed
     shape = (len(indexed.user_ids), len(indexed.item_ids))
     seen = _matrix(indexed.user_rows, indexed.item_cols, shape)
-    model = _als(hyper)
+    if start is None:
+        model = _als(hyper)
+    else:
+        model = _als(dataclasses.replace(hyper, iterations=min(REFINE_ITERATIONS, hyper.iterations)))
+        model.item_factors = np.array(start, dtype=np.float32)
     model.fit(seen, show_progress=False)
     return Factorisation(
         item_ids=indexed.item_ids,
@@ -227,6 +239,49 @@ class Evaluation:
                 scores[i, batch.indices[batch.indptr[i] : batch.indptr[i + 1]]] = -np.inf
             yield start, scores
 
+    @functools.cached_property
+    def candidates(self) -> Candidates:
+        """Each held-out user's CANDIDATE_POOL best items, found once and shared by every level's metrics
+        (only the ranking within them depends on the objective). Not thread-safe on first use: the
+        trainer computes it under the factorisation cache's lock."""
+        users = len(self.held_out)
+        width = min(CANDIDATE_POOL, len(self.item_ids))
+        items = np.zeros((users, width), dtype=np.int32)
+        scores = np.zeros((users, width), dtype=np.float64)
+        counts = np.zeros(users, dtype=np.int32)
+        for first, batch in self.score_batches():
+            chosen, finite = _best_rows(batch, width)
+            end = first + len(batch)
+            items[first:end], counts[first:end] = chosen, finite
+            scores[first:end] = np.take_along_axis(batch, chosen, axis=1)
+        return Candidates(items, scores, counts)
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Per held-out user (a row each): the best-scored items, best first, their scores, and how many of
+    the row are real (a user with fewer unseen items than the row is wide has a shorter list)."""
+
+    items: np.ndarray
+    scores: np.ndarray
+    counts: np.ndarray
+
+    def ranked(self, objective: np.ndarray, weight: float, length: int) -> np.ndarray:
+        """Every user's list as `rank` would place it from the full scores: rows of `length` item indices,
+        -1 after the end of a shorter list."""
+        placed = np.full((len(self.counts), length), -1, dtype=np.int64)
+        for user, count in enumerate(self.counts.tolist()):
+            shown = min(length, count)
+            if weight <= 0 or shown == 0:
+                placed[user, :shown] = self.items[user, :shown]
+                continue
+            planned = max(shown, LIST_LENGTH) if count >= LIST_LENGTH else shown
+            pool = self.items[user, :count]
+            placed[user, :shown] = _assign(pool, self.scores[user, :count], objective, weight, planned)[
+                :shown
+            ]
+        return placed
+
 
 def evaluation_split(data: Interactions, hyper: Hyperparameters) -> Evaluation:
     """Train on 90% of users, fold in the test users' oldest 90% and score them on all items."""
@@ -235,9 +290,16 @@ def evaluation_split(data: Interactions, hyper: Hyperparameters) -> Evaluation:
     test_rows = np.array([i for i, u in enumerate(indexed.user_ids) if is_test_user(u)], dtype=np.int64)
     is_test = np.zeros(shape[0], dtype=bool)
     is_test[test_rows] = True
-    order = np.lexsort((indexed.item_cols, indexed.timestamps, indexed.user_rows))
-    rows, cols = indexed.user_rows[order], indexed.item_cols[order]
-    del order
+    in_test = is_test[indexed.user_rows]
+    train_matrix = _matrix(indexed.user_rows[~in_test], indexed.item_cols[~in_test], shape)
+    model = _als(hyper)
+    model.fit(train_matrix, show_progress=False)
+    del train_matrix
+    # Only the test users' rows need their order (by user, time, item): a tenth of the sort.
+    rows, cols = indexed.user_rows[in_test], indexed.item_cols[in_test]
+    order = np.lexsort((cols, indexed.timestamps[in_test], rows))
+    rows, cols = rows[order], cols[order]
+    del order, in_test
     keep_for_input = np.ones(len(rows), dtype=bool)
     held_out: list[np.ndarray] = []
     evaluated: list[int] = []
@@ -249,17 +311,10 @@ def evaluation_split(data: Interactions, hyper: Hyperparameters) -> Evaluation:
             continue
         newest = max(1, count // 10)
         keep_for_input[end - newest : end] = False
-        # A copy: a view would keep the whole sorted column alive as long as the evaluation is cached.
+        # A copy: a view would keep the test users' sorted column alive as long as the evaluation is cached.
         held_out.append(cols[end - newest : end].copy())
         evaluated.append(int(row))
-    train_mask = ~is_test[rows]
-    train_matrix = _matrix(rows[train_mask], cols[train_mask], shape)
-    del train_mask
-    model = _als(hyper)
-    model.fit(train_matrix, show_progress=False)
-    del train_matrix
-    input_mask = is_test[rows] & keep_for_input
-    inputs = _matrix(rows[input_mask], cols[input_mask], shape)
+    inputs = _matrix(rows[keep_for_input], cols[keep_for_input], shape)
     del rows, cols
     evaluated_rows = np.array(evaluated, dtype=np.int64)
     input_rows = inputs[evaluated_rows]
@@ -270,6 +325,13 @@ def evaluation_split(data: Interactions, hyper: Hyperparameters) -> Evaluation:
         held_out=held_out,
         item_ids=indexed.item_ids,
     )
+
+
+def _evaluation(data: Interactions, hyper: Hyperparameters) -> Evaluation:
+    """The split and every held-out user's candidates, found once for all the levels that share them."""
+    evaluation = evaluation_split(data, hyper)
+    _ = evaluation.candidates
+    return evaluation
 
 
 def normalised_objective(item_ids: np.ndarray, objective: dict[str, float] | None) -> np.ndarray:
@@ -285,11 +347,32 @@ def normalised_objective(item_ids: np.ndarray, objective: dict[str, float] | Non
 
 
 def _best(scores: np.ndarray, count: int) -> np.ndarray:
-    """Indices of the `count` highest finite scores, best first, ties broken by index."""
+    """Indices of the `count` highest finite scores, best first, ties broken by the lower index (also at
+    the cut: of items tied for the last place, the lowest indices are kept)."""
     candidates = np.flatnonzero(np.isfinite(scores))
     if count < len(candidates):
-        candidates = candidates[np.argpartition(-scores[candidates], count - 1)[:count]]
-    return candidates[np.lexsort((candidates, -scores[candidates]))]
+        cut = np.partition(scores[candidates], len(candidates) - count)[len(candidates) - count]
+        candidates = candidates[scores[candidates] >= cut]
+    return candidates[np.lexsort((candidates, -scores[candidates]))][:count]
+
+
+def _best_rows(scores: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """`_best` for each row of a score matrix at once: (rows x count indices, how many of each row are
+    finite scores). Rows with fewer finite scores are padded with indices of -inf ones."""
+    count = min(count, scores.shape[1])
+    chosen = np.argpartition(-scores, count - 1, axis=1)[:, :count]
+    chosen_scores = np.take_along_axis(scores, chosen, axis=1)
+    order = np.lexsort((chosen, -chosen_scores), axis=1)
+    chosen = np.take_along_axis(chosen, order, axis=1)
+    chosen_scores = np.take_along_axis(chosen_scores, order, axis=1)
+    finite = np.isfinite(chosen_scores).sum(axis=1)
+    # argpartition picks any of the items tied for the last place; where a row has more of them than
+    # were chosen, that row is chosen again exactly (rare: equal float scores).
+    last = chosen_scores[:, -1:]
+    tied = (scores == last).sum(axis=1) > (chosen_scores == last).sum(axis=1)
+    for row in np.flatnonzero(tied & np.isfinite(last[:, 0])):
+        chosen[row] = _best(scores[row], count)
+    return chosen, finite
 
 
 _POSITION_WEIGHT = 1.0 / np.log2(np.arange(2, 2 + 500 + 1))
@@ -312,62 +395,66 @@ def rank(scores: np.ndarray, objective: np.ndarray, weight: float, length: int) 
         return _best(scores, length)
     planned = max(length, LIST_LENGTH) if available >= LIST_LENGTH else length
     pool = _best(scores, min(available, max(CANDIDATE_POOL, 2 * planned)))
-    pool_scores = scores[pool]
+    return _assign(pool, scores[pool], objective, weight, planned)[:length]
+
+
+def _assign(
+    pool: np.ndarray, pool_scores: np.ndarray, objective: np.ndarray, weight: float, planned: int
+) -> np.ndarray:
+    """`rank`'s assignment of a user's candidates (best first) to `planned` positions."""
     spread = float(pool_scores.std())
     relevance = (
         np.exp((pool_scores - pool_scores[0]) / (TEMPERATURE * spread)) if spread > 0 else np.ones(len(pool))
     )
     utility = np.outer(relevance, _POSITION_WEIGHT[:planned]) + weight * objective[pool][:, None]
     chosen, positions = linear_sum_assignment(utility, maximize=True)
-    placed = pool[chosen[np.argsort(positions)]]
-    return placed[:length]
+    return pool[chosen[np.argsort(positions)]]
 
 
 def offline_metrics(evaluation: Evaluation, objective: np.ndarray | None, weight: float) -> dict[str, float]:
     """Personalize's offline metrics over the held-out users (definitions in docs/local-personalize.md)."""
     norm = objective if objective is not None else np.zeros(len(evaluation.item_ids))
-    sums = dict.fromkeys(
-        [f"precision_at_{k}" for k in METRIC_KS]
-        + [f"normalized_discounted_cumulative_gain_at_{k}" for k in METRIC_KS]
-        + ["mean_reciprocal_rank_at_25", "average_rewards_at_k"],
-        0.0,
+    users, catalogue, length = len(evaluation.held_out), len(evaluation.item_ids), max(METRIC_KS)
+    if users == 0 or catalogue == 0:
+        return _finished(dict.fromkeys([*_METRIC_NAMES, "coverage"], 0.0), objective)
+    top = evaluation.candidates.ranked(norm, weight, length)
+    shown = top >= 0
+    # A hit is a recommended item among the user's held-out ones: both numbered user * catalogue + item.
+    owners = np.repeat(np.arange(users, dtype=np.int64), [len(held) for held in evaluation.held_out])
+    truth = owners * catalogue + np.concatenate(evaluation.held_out).astype(np.int64)
+    hits = shown & np.isin(np.arange(users, dtype=np.int64)[:, None] * catalogue + top, truth)
+    truth_counts = np.array([len(held) for held in evaluation.held_out])
+    metrics: dict[str, float] = {}
+    for k in METRIC_KS:
+        metrics[f"precision_at_{k}"] = float((hits[:, :k].sum(axis=1) / k).sum())
+        ideal = np.cumsum(_DISCOUNTS)[np.minimum(k, truth_counts) - 1]
+        metrics[f"normalized_discounted_cumulative_gain_at_{k}"] = float(
+            ((hits[:, :k] * _DISCOUNTS[:k]).sum(axis=1) / ideal).sum()
+        )
+    first_hit = hits.argmax(axis=1)
+    metrics["mean_reciprocal_rank_at_25"] = float(
+        np.where(hits.any(axis=1), 1.0 / (first_hit + 1), 0.0).sum()
     )
-    recommended: set[int] = set()
-    users = len(evaluation.held_out)
-    for first, scores in evaluation.score_batches():
-        for offset, user_scores in enumerate(scores):
-            _add_user_metrics(
-                sums, recommended, user_scores, evaluation.held_out[first + offset], norm, weight
-            )
-    metrics = {name: total / users if users else 0.0 for name, total in sums.items()}
-    metrics["coverage"] = len(recommended) / len(evaluation.item_ids) if len(evaluation.item_ids) else 0.0
-    if objective is None:
-        del metrics["average_rewards_at_k"]
-    return {name: round(value, 4) for name, value in sorted(metrics.items())}
+    rewards = np.where(shown, norm[np.where(shown, top, 0)], 0.0).sum(axis=1)
+    listed = shown.sum(axis=1)
+    metrics["average_rewards_at_k"] = float(np.where(listed > 0, rewards / np.maximum(listed, 1), 0.0).sum())
+    metrics = {name: total / users for name, total in metrics.items()}
+    metrics["coverage"] = len(np.unique(top[shown])) / catalogue
+    return _finished(metrics, objective)
 
 
 _DISCOUNTS = 1.0 / np.log2(np.arange(2, max(METRIC_KS) + 2))
+_METRIC_NAMES = (
+    [f"precision_at_{k}" for k in METRIC_KS]
+    + [f"normalized_discounted_cumulative_gain_at_{k}" for k in METRIC_KS]
+    + ["mean_reciprocal_rank_at_25", "average_rewards_at_k"]
+)
 
 
-def _add_user_metrics(
-    sums: dict[str, float],
-    recommended: set[int],
-    scores: np.ndarray,
-    truth: np.ndarray,
-    norm: np.ndarray,
-    weight: float,
-) -> None:
-    """Add one held-out user's precision, NDCG, reciprocal rank and reward to the running sums."""
-    top = rank(scores, norm, weight, max(METRIC_KS))
-    recommended.update(int(t) for t in top)
-    hits = np.isin(top, truth).astype(np.float64)
-    for k in METRIC_KS:
-        sums[f"precision_at_{k}"] += hits[:k].sum() / k
-        ideal = _DISCOUNTS[: min(k, len(truth))].sum()
-        sums[f"normalized_discounted_cumulative_gain_at_{k}"] += (hits[:k] * _DISCOUNTS[:k]).sum() / ideal
-    first = np.flatnonzero(hits)
-    sums["mean_reciprocal_rank_at_25"] += 1.0 / (first[0] + 1) if len(first) else 0.0
-    sums["average_rewards_at_k"] += float(norm[top].mean()) if len(top) else 0.0
+def _finished(metrics: dict[str, float], objective: np.ndarray | None) -> dict[str, float]:
+    if objective is None:
+        del metrics["average_rewards_at_k"]
+    return {name: round(value, 4) for name, value in sorted(metrics.items())}
 
 
 @dataclass
@@ -473,8 +560,10 @@ def train(
     """Train a solution version: the served model, its offline metrics, and the measured time."""
     started = time.perf_counter()
     check_minimums(data)
-    factorisation: Factorisation = cache.get("serve", data, hyper, factorise)
-    evaluation: Evaluation = cache.get("evaluate", data, hyper, evaluation_split)
+    evaluation: Evaluation = cache.get("evaluate", data, hyper, _evaluation)
+    factorisation: Factorisation = cache.get(
+        "serve", data, hyper, functools.partial(factorise, start=evaluation.item_factors)
+    )
     objective = normalised_objective(factorisation.item_ids, data.objective) if sensitivity else None
     weight = SENSITIVITY_WEIGHT[sensitivity] if sensitivity else 0.0
     metrics = offline_metrics(evaluation, objective, weight)

@@ -3,6 +3,11 @@ factorisation cache."""
 
 from __future__ import annotations
 
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
 import numpy as np
 import pytest
 from scipy.sparse import csr_matrix
@@ -118,3 +123,127 @@ def test_the_metrics_do_not_depend_on_how_many_users_are_scored_at_once(
     assert training.offline_metrics(evaluation, objective, 0.06) == whole
     # Each user's held-out items are their own small array, not a view keeping the sorted column alive.
     assert all(held.base is None for held in evaluation.held_out)
+
+
+def test_ties_at_the_cut_keep_the_lowest_indices_row_by_row_and_all_at_once() -> None:
+    scores = np.array([0.5, 0.2, 0.2, 0.9, 0.2, -np.inf, 0.2])
+    assert training._best(scores, 3).tolist() == [3, 0, 1]
+    assert training._best(scores, 10).tolist() == [3, 0, 1, 2, 4, 6]
+    generator = np.random.default_rng(11)
+    # Few distinct values: most rows have ties across the cut.
+    matrix = np.round(generator.normal(size=(40, 30)), 1)
+    matrix[generator.random(matrix.shape) < 0.2] = -np.inf
+    matrix[0, :] = -np.inf
+    chosen, finite = training._best_rows(matrix, 8)
+    for row, scores in enumerate(matrix):
+        best = training._best(scores, 8)
+        assert finite[row] == len(best)
+        assert chosen[row, : len(best)].tolist() == best.tolist()
+
+
+def _small_split(seed: int, users: int, items: int, rows: int) -> training.Evaluation:
+    generator = np.random.default_rng(seed)
+    data = training.Interactions(
+        users=tuple(f"u{int(generator.integers(users))}" for _ in range(rows)),
+        items=tuple(f"i{int(generator.zipf(1.3)) % items}" for _ in range(rows)),
+        timestamps=tuple(range(rows)),
+        catalogue=tuple(f"i{n}" for n in range(items + 5)),
+    )
+    return training.evaluation_split(data, training.Hyperparameters(factors=4, iterations=3))
+
+
+@pytest.mark.parametrize("weight", [0.0, 0.03, 0.12])
+def test_the_metrics_rank_each_user_as_a_campaign_would(weight: float) -> None:
+    # The candidates are found once for every level; each user's list from them must be the list the
+    # runtime's rank() places from the user's full scores.
+    evaluation = _small_split(2, users=300, items=250, rows=9000)
+    objective = np.random.default_rng(4).random(len(evaluation.item_ids))
+    placed = evaluation.candidates.ranked(objective, weight, 25)
+    compared = 0
+    for first, scores in evaluation.score_batches():
+        for offset, user_scores in enumerate(scores):
+            row = placed[first + offset]
+            assert row[row >= 0].tolist() == training.rank(user_scores, objective, weight, 25).tolist()
+            compared += 1
+    assert compared == len(evaluation.held_out) > 20
+
+
+def test_a_user_with_fewer_unseen_items_than_the_list_is_measured_on_the_shorter_list() -> None:
+    # 6 items, 4 already seen: the list has 2 items; precision still divides by K. (The per-user
+    # metrics raised a broadcasting error here before.)
+    evaluation = training.Evaluation(
+        user_factors=np.ones((1, 1)),
+        item_factors=np.array([[0.9], [0.8], [0.7], [0.6], [0.5], [0.4]]),
+        inputs=csr_matrix((np.ones(4), ([0, 0, 0, 0], [0, 1, 2, 3])), shape=(1, 6)),
+        held_out=[np.array([5])],
+        item_ids=np.arange(6),
+    )
+    metrics = training.offline_metrics(evaluation, np.linspace(0, 1, 6), 0.12)
+    assert metrics["precision_at_5"] == pytest.approx(round(1 / 5, 4))
+    assert metrics["mean_reciprocal_rank_at_25"] == pytest.approx(0.5)
+    assert metrics["coverage"] == pytest.approx(round(2 / 6, 4))
+    assert metrics["average_rewards_at_k"] == pytest.approx(round((0.8 + 1.0) / 2, 4))
+
+
+def test_the_served_model_refined_from_the_evaluation_factors_fits_as_well_as_a_cold_fit() -> None:
+    from implicit.cpu._als import calculate_loss
+
+    generator = np.random.default_rng(8)
+    rows = 20000
+    data = training.Interactions(
+        users=tuple(f"u{int(generator.integers(800))}" for _ in range(rows)),
+        items=tuple(f"i{int(generator.zipf(1.2)) % 400}" for _ in range(rows)),
+        timestamps=tuple(range(rows)),
+    )
+    hyper = training.Hyperparameters(factors=8)
+    evaluation = training.evaluation_split(data, hyper)
+    cold = training.factorise(data, hyper)
+    warm = training.factorise(data, hyper, start=evaluation.item_factors)
+
+    def loss(fit: training.Factorisation) -> float:
+        weighted = fit.seen.copy()
+        weighted.data *= hyper.alpha
+        return float(
+            calculate_loss(weighted, fit.user_factors, fit.item_factors, hyper.regularization, num_threads=1)
+        )
+
+    assert not np.array_equal(warm.item_factors, cold.item_factors)
+    assert loss(warm) <= loss(cold) * 1.01
+
+
+def test_versions_starting_together_make_one_snapshot(monkeypatch: pytest.MonkeyPatch) -> None:
+    from objective_sweep.personalize import trainer as trainer_module
+    from objective_sweep.personalize.data import Table
+    from objective_sweep.personalize.records import Dataset, Store
+
+    made: list[training.Interactions] = []
+    real = trainer_module._new_snapshot
+    started = threading.Barrier(4)
+
+    def slow(*args: Any) -> training.Interactions:
+        snapshot = real(*args)
+        made.append(snapshot)
+        time.sleep(0.05)  # long enough for the other versions to ask meanwhile
+        return snapshot
+
+    monkeypatch.setattr(trainer_module, "_new_snapshot", slow)
+    store = Store()
+    with store.transaction() as records:
+        dataset = records.add(
+            Dataset(
+                arn="ds", name="ds", dataset_group_arn="group", dataset_type="INTERACTIONS", schema_arn="s"
+            )
+        )
+        records.tables[dataset.arn] = Table(
+            {"USER_ID": ["u1", "u2"] * 10, "ITEM_ID": ["i1", "i2"] * 10, "TIMESTAMP": list(range(20))}
+        )
+    trainer = trainer_module.Trainer(store)
+
+    def snapshot() -> training.Interactions:
+        started.wait()
+        return trainer._snapshot("group", None)
+
+    with ThreadPoolExecutor(4) as pool:
+        snapshots = list(pool.map(lambda _: snapshot(), range(4)))
+    assert len(made) == 1
+    assert all(s is made[0] for s in snapshots)
