@@ -192,6 +192,10 @@ def _stage_windows(history: list[dict[str, Any]], lines: list[tuple[float, str]]
             widen(name, entered[name].pop(0), stamp)
     stages = {
         "PrepareRun": "validate (PrepareRun)",
+        # Files above ValidationChunkBytes: PrepareRun checks the other files and splits, the Distributed
+        # Map validates the chunks, FinishValidation merges their results.
+        "ValidateChunks": "validate chunks (Distributed Map)",
+        "FinishValidation": "merge chunk results",
         "CompareSolutions": "compare",
         "ApplyKeep": "keep",
         "Notify": "notify",
