@@ -269,6 +269,9 @@ class Candidates:
     def ranked(self, objective: np.ndarray, weight: float, length: int) -> np.ndarray:
         """Every user's list as `rank` would place it from the full scores: rows of `length` item indices,
         -1 after the end of a shorter list."""
+        if 2 * max(length, LIST_LENGTH) > CANDIDATE_POOL:
+            # rank() would plan these lists from a pool wider than the candidates kept.
+            raise ValueError(f"lists of {length} need more than {CANDIDATE_POOL} candidates per user")
         placed = np.full((len(self.counts), length), -1, dtype=np.int64)
         for user, count in enumerate(self.counts.tolist()):
             shown = min(length, count)
@@ -276,10 +279,8 @@ class Candidates:
                 placed[user, :shown] = self.items[user, :shown]
                 continue
             planned = max(shown, LIST_LENGTH) if count >= LIST_LENGTH else shown
-            pool = self.items[user, :count]
-            placed[user, :shown] = _assign(pool, self.scores[user, :count], objective, weight, planned)[
-                :shown
-            ]
+            pool, pool_scores = self.items[user, :count], self.scores[user, :count]
+            placed[user, :shown] = _assign(pool, pool_scores, objective, weight, planned)[:shown]
         return placed
 
 
