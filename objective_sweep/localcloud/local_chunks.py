@@ -100,9 +100,22 @@ def validate_in_chunks(
         futures = [pool.submit(_validate_part, job, chunk) for chunk in chunks]
         try:
             return merge(config, job, checked.others, results(_in_order(path, chunks, futures, progress)))
-        finally:
-            for future in futures:
-                future.cancel()
+        except BaseException:
+            # Ctrl-C, SIGTERM or a failed chunk: the chunks still running are of no use.
+            _stop(pool, futures)
+            raise
+
+
+def _stop(pool: ProcessPoolExecutor, futures: list[Future[ChunkResult]]) -> None:
+    """Cancel the chunks not started and end the workers now, not after the chunks they are on."""
+    for future in futures:
+        future.cancel()
+    terminate = getattr(pool, "terminate_workers", None)  # Python 3.14
+    if terminate is not None:
+        terminate()
+        return
+    for process in list(getattr(pool, "_processes", {}).values()):
+        process.terminate()
 
 
 def _in_order(

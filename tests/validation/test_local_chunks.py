@@ -7,6 +7,7 @@ lowered here so that a small file splits into several chunks."""
 from __future__ import annotations
 
 import io
+import multiprocessing
 import os
 import random
 from concurrent.futures import Future
@@ -248,3 +249,17 @@ def test_sweep_validate_says_why_a_file_could_not_be_validated(
     assert status == 1
     assert "sweep validate: shop/events.csv: bytes 0 to 10 could not be validated" in err
     assert "Traceback" not in err + out
+
+
+def test_an_interruption_leaves_no_worker_behind(tmp_path: Path, cores: pytest.MonkeyPatch) -> None:
+    cores.setattr(os, "cpu_count", lambda: 2)
+    cores.setattr(local_chunks, "MIN_CHUNK_BYTES", 64)
+    config, files = _files(tmp_path, _lines())
+
+    def interrupt(line: str) -> None:
+        if line.startswith("validating events_2024.csv: "):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        validate_locally(config, files, say=interrupt, chunked_above=THRESHOLD)
+    assert multiprocessing.active_children() == []
