@@ -12,6 +12,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -29,6 +31,8 @@ from sweep_core.validation import DEFAULT_MAX_PROBLEMS, DataSummary
 CHUNKS_PER_WORKER = 4
 MIN_CHUNK_BYTES = 4 * 1024**2
 MAX_CHUNK_BYTES = 64 * 1024**2
+# How soon a worker whose parent died notices and ends.
+PARENT_CHECK_SECONDS = 0.5
 
 
 class LocalValidationError(Exception):
@@ -96,7 +100,9 @@ def validate_in_chunks(
         part = _Part(path, known)
         return merge(config, job, checked.others, results((c, part.validate(job, c)) for c in chunks))
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, context, initializer=_start_worker, initargs=(path, known)) as pool:
+    with ProcessPoolExecutor(
+        workers, context, initializer=_start_worker, initargs=(path, known, os.getpid())
+    ) as pool:
         futures = [pool.submit(_validate_part, job, chunk) for chunk in chunks]
         try:
             return merge(config, job, checked.others, results(_in_order(path, chunks, futures, progress)))
@@ -191,11 +197,22 @@ class _Part:
 _worker: _Part | None = None
 
 
-def _start_worker(path: Path, known_items: set[str] | None) -> None:
+def _start_worker(path: Path, known_items: set[str] | None, parent: int) -> None:
+    """Set a worker up; `parent` is the parent's pid as the parent knew it (the worker may start
+    after its parent died, and then its own parent is already another process)."""
     global _worker
     # Ctrl-C is the parent's to handle: it stops the pool; a worker would only print a traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _worker = _Part(path, known_items)
+    threading.Thread(target=_end_with, args=(parent,), daemon=True).start()
+
+
+def _end_with(parent: int) -> None:
+    """End this worker when its parent is gone (killed, or out of memory): an orphaned worker would
+    otherwise wait for work for ever, holding its memory."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(1)
 
 
 def _validate_part(job: ChunkJob, chunk: Chunk) -> ChunkResult:

@@ -10,6 +10,10 @@ import io
 import multiprocessing
 import os
 import random
+import signal
+import subprocess
+import sys
+import time
 from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -263,3 +267,50 @@ def test_an_interruption_leaves_no_worker_behind(tmp_path: Path, cores: pytest.M
     with pytest.raises(KeyboardInterrupt):
         validate_locally(config, files, say=interrupt, chunked_above=THRESHOLD)
     assert multiprocessing.active_children() == []
+
+
+_KILLED_PARENT = """
+import multiprocessing, sys, time
+from pathlib import Path
+from objective_sweep.localcloud import local_chunks
+from objective_sweep.localcloud.runs import RunFiles, build_config, validate_locally
+local_chunks.MIN_CHUNK_BYTES = 64
+files = RunFiles(Path(sys.argv[1]), Path(sys.argv[2]))
+
+def hang(line):
+    if line.startswith("validating events_2024.csv: "):
+        print(" ".join(str(p.pid) for p in multiprocessing.active_children()), flush=True)
+        time.sleep(60)
+
+validate_locally(build_config(files, experiment="local"), files, say=hang, chunked_above=4096)
+"""
+
+
+def test_workers_end_when_their_parent_is_killed(tmp_path: Path) -> None:
+    _, files = _files(tmp_path, _lines())
+    parent = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_PARENT, str(files.interactions), str(files.items)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert parent.stdout is not None
+    workers = [int(pid) for pid in parent.stdout.readline().split()]
+    parent.kill()
+    parent.wait()
+    assert workers
+    deadline = time.monotonic() + 10
+    while any(_running(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = [pid for pid in workers if _running(pid)]
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)  # not to leave them behind when this fails
+    assert not left
+
+
+def _running(pid: int) -> bool:
+    """Whether the process exists and is not a zombie (Linux /proc)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
