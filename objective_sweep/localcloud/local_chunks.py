@@ -3,8 +3,11 @@ workflow's own chunked validation (sweep_core.chunks) on the local file, its chu
 parallel on the machine's cores and merged in order, so `sweep run` and `sweep validate` give exactly
 what PrepareRun and the ValidateChunks Distributed Map will give, in a fraction of one core's time.
 
-This module imports only sweep_core and the standard library: each worker process imports it (by
-name, as the parent did) to run `_validate_part`.
+Workers are spawned, not forked: each starts a fresh interpreter (no copy of the parent's threads,
+locks or patched modules) with the parent's sys.path, which multiprocessing hands it, so it finds
+sweep_core (functions/) wherever the parent found it (the editable install, site-packages or
+PYTHONPATH). It imports this module by name to run `_validate_part`; the module imports only
+sweep_core and the standard library, not boto3.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from sweep_core.chunks import ChunkResult, check_before_rows, merge, plan, validate_chunk
+from sweep_core.errors import InvalidInputError
 from sweep_core.models import RunConfig
 from sweep_core.progress import describe_bytes
 from sweep_core.steps import Chunk, ChunkJob
@@ -106,6 +110,8 @@ def validate_in_chunks(
         futures = [pool.submit(_validate_part, job, chunk) for chunk in chunks]
         try:
             return merge(config, job, checked.others, results(_in_order(path, chunks, futures, progress)))
+        except InvalidInputError:
+            raise  # every chunk is done: the pool shuts down as usual
         except BaseException:
             # Ctrl-C, SIGTERM or a failed chunk: the chunks still running are of no use.
             _stop(pool, futures)
