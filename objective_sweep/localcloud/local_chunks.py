@@ -34,7 +34,7 @@ from sweep_core.validation import DEFAULT_MAX_PROBLEMS, DataSummary
 # let progress move; each worker holds one chunk's bytes at a time, so the largest bounds its memory.
 CHUNKS_PER_WORKER = 4
 MIN_CHUNK_BYTES = 4 * 1024**2
-MAX_CHUNK_BYTES = 64 * 1024**2
+MAX_CHUNK_BYTES = 32 * 1024**2
 # How soon a worker whose parent died notices and ends.
 PARENT_CHECK_SECONDS = 0.5
 
