@@ -14,7 +14,7 @@ import io
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable
-from typing import BinaryIO, cast
+from typing import BinaryIO, NamedTuple, cast
 
 from pydantic import Field
 
@@ -31,10 +31,17 @@ from sweep_core.validation import (
     _FileResult,
     _Findings,
     _NotText,
+    check_other_files,
     check_size,
     no_rows,
     summarise,
 )
+
+# The template's default ValidationChunkBytes: the workflow validates an interactions file larger than
+# this in chunks, and `sweep run`/`sweep validate` validate one the same way, in parallel on the
+# machine's cores (objective_sweep/localcloud/local_chunks.py). tests/unit/test_definition.py checks
+# that template.yaml's default says the same.
+CHUNKED_ABOVE_BYTES = 256 * 1024**2
 
 # How far past its end a chunk reads to finish its last line. No interactions row comes near it (at
 # most 3 ids of 256 characters and 5 values of 1000, 4 bytes each in UTF-8: about 23 KB).
@@ -95,6 +102,35 @@ def header_end(head: bytes) -> int:
     """The offset just past the header line in the file's first bytes (all of them if no line ends)."""
     newline = head.find(b"\n")
     return len(head) if newline == -1 else newline + 1
+
+
+class BeforeRows(NamedTuple):
+    """What a chunked validation knows before it reads the interactions rows."""
+
+    others: OtherFiles
+    data_start: int  # the offset of line 2, the first after the header
+    header: str  # the header line as written
+
+
+def check_before_rows(
+    config: RunConfig,
+    open_binary: Callable[[str], BinaryIO],
+    read: Callable[[int, int], bytes],
+    size: int,
+    cap: int,
+) -> BeforeRows:
+    """Check everything but the interactions rows: the run configuration, the items and users files
+    and the interactions header (so that their problems stop a run before the parallel pass over the
+    rows). `read(first, last)` returns the interactions file's bytes first..last (inclusive), `size`
+    its length. Raises InvalidInputError with every problem found."""
+    others = check_other_files(config, open_binary, cap)
+    head = read(0, min(size, MAX_HEADER_BYTES) - 1)
+    data_start = header_end(head)
+    header_found, header = check_header(head[:data_start], config.interactions, cap)
+    others.check(header_found)
+    if header is None:
+        raise RuntimeError(f"the header of {config.interactions} was refused without a problem to report")
+    return BeforeRows(others, data_start, header)
 
 
 def check_header(head: bytes, file: str, cap: int) -> tuple[_Findings, str | None]:

@@ -16,11 +16,9 @@ from pydantic import ValidationError
 
 from sweep_core import names
 from sweep_core.chunks import (
-    MAX_HEADER_BYTES,
     ChunkResult,
-    check_header,
+    check_before_rows,
     dump,
-    header_end,
     merge,
     others_from,
     plan,
@@ -58,7 +56,7 @@ from sweep_core.steps import (
     RunBase,
     Trigger,
 )
-from sweep_core.validation import DEFAULT_MAX_PROBLEMS, DataSummary, check_other_files, validate_inputs
+from sweep_core.validation import DEFAULT_MAX_PROBLEMS, DataSummary, validate_inputs
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -183,14 +181,14 @@ def _split(
     """Check everything but the interactions rows here (so a bad items file stops the run before the
     parallel pass), and write the manifest of the interactions file's chunks for the Distributed Map."""
     config = base.config
-    others = check_other_files(config, open_file, DEFAULT_MAX_PROBLEMS)
     location = S3Location.parse(config.interactions)
-    head = read_range(s3, location, etag, 0, min(size, MAX_HEADER_BYTES) - 1)
-    data_start = header_end(head)
-    header_found, header = check_header(head[:data_start], config.interactions, DEFAULT_MAX_PROBLEMS)
-    others.check(header_found)
-    if header is None:
-        raise RuntimeError(f"the header of {config.interactions} was refused without a problem to report")
+    others, data_start, header = check_before_rows(
+        config,
+        open_file,
+        lambda first, last: read_range(s3, location, etag, first, last),
+        size,
+        DEFAULT_MAX_PROBLEMS,
+    )
     bucket = location.bucket
     prefix = names.validation_prefix(config.experiment, base.execution_name)
     known_items = others.known_items

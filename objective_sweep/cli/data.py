@@ -12,9 +12,10 @@ from typing import Any
 from sweep_core.errors import InvalidInputError
 from sweep_core.run_input import parse_run_config
 
+from objective_sweep.cli.status import ExitStatus, wrapped
 from objective_sweep.datasets.prepared import PreparedDataset
 from objective_sweep.datasets.synthetic import PRESETS
-from objective_sweep.localcloud.runs import RunFiles, validate_locally
+from objective_sweep.localcloud.runs import RunError, RunFiles, validate_locally
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -97,6 +98,10 @@ def _validate(args: argparse.Namespace) -> int:
         print(f"sweep validate: {len(error.problems) + error.more} problem(s):", file=sys.stderr)
         print(error, file=sys.stderr)
         return 2
+    except RunError as error:
+        # A file that could not be read to the end: no verdict on the data.
+        print(wrapped(f"sweep validate: {error}"), file=sys.stderr)
+        return ExitStatus.RUN_FAILED
     print(
         f"valid: {summary.interactions:,} interactions, {summary.users:,} users "
         f"({summary.users_with_2plus:,} with 2+), {summary.items:,} items; {config.objective} from "

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import textwrap
 import threading
@@ -137,12 +138,23 @@ def build_config(
 
 
 def validate_locally(
-    config: RunConfig, files: RunFiles, say: Callable[[str], None] | None = None
+    config: RunConfig,
+    files: RunFiles,
+    say: Callable[[str], None] | None = None,
+    *,
+    chunked_above: int | None = None,
 ) -> DataSummary:
     """Run the workflow's own validation on the local files before anything is uploaded; raises
     sweep_core.errors.InvalidInputError naming the user's own paths (not the names they are uploaded
-    under), the line and the fix. `say` hears how far it got."""
+    under), the line and the fix, and RunError if a file could not be read to the end. `say` hears how
+    far it got.
+
+    An interactions file larger than `chunked_above` (default: the template's ValidationChunkBytes)
+    is validated as the workflow validates it, in chunks, here in parallel on the machine's cores."""
+    from sweep_core.chunks import CHUNKED_ABOVE_BYTES
     from sweep_core.validation import validate_inputs
+
+    from objective_sweep.localcloud.local_chunks import LocalValidationError, validate_in_chunks
 
     local = config.model_copy(update={field: str(path) for field, path in _local_paths(files).items()})
 
@@ -157,7 +169,19 @@ def validate_locally(
 
         return cast(BinaryIO, ProgressReader(stream, Path(path).stat().st_size, report))
 
-    return validate_inputs(local, open_local)
+    threshold = CHUNKED_ABOVE_BYTES if chunked_above is None else chunked_above
+    try:
+        size = files.interactions.stat().st_size
+    except OSError:
+        size = 0  # validate_inputs says what is wrong with the file
+    if size <= threshold:
+        return validate_inputs(local, open_local)
+    try:
+        return validate_in_chunks(
+            local, open_local, chunked_above=threshold, workers=os.cpu_count() or 1, say=say
+        )
+    except LocalValidationError as error:
+        raise RunError(str(error)) from None
 
 
 def _local_paths(files: RunFiles) -> dict[str, Path]:

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from sweep_core import errors
+from sweep_core.chunks import CHUNKED_ABOVE_BYTES
 from sweep_core.runtime import Settings
 
 from objective_sweep.localcloud.template import load_template
@@ -294,3 +295,8 @@ def test_every_resource_star_is_explained_beside_it() -> None:
         start = next(i for i in range(index, -1, -1) if lines[i].lstrip().startswith("- Effect:"))
         above = [line.strip() for line in lines[max(0, start - 3) : start]]
         assert any(line.startswith("#") for line in above), f"template.yaml line {index + 1}: say why"
+
+
+def test_the_cli_splits_interactions_files_where_the_workflow_does() -> None:
+    # `sweep run` and `sweep validate` validate a file above the default in chunks, as the workflow does.
+    assert TEMPLATE["Parameters"]["ValidationChunkBytes"]["Default"] == CHUNKED_ABOVE_BYTES

@@ -8,11 +8,11 @@ import io
 import random
 
 import pytest
-from sweep_core.chunks import check_header, header_end, merge, plan, validate_chunk
+from sweep_core.chunks import check_before_rows, header_end, merge, plan, validate_chunk
 from sweep_core.errors import InvalidInputError
 from sweep_core.models import RunConfig
 from sweep_core.steps import ChunkJob
-from sweep_core.validation import DEFAULT_MAX_PROBLEMS, DataSummary, check_other_files, validate_inputs
+from sweep_core.validation import DEFAULT_MAX_PROBLEMS, DataSummary, validate_inputs
 
 RUN = RunConfig(experiment="t", interactions="interactions.csv", items="items.csv")
 ITEMS = "ITEM_ID,ROYALTY\n" + "".join(f"i{i},-0.0{i % 8}\n" for i in range(40))
@@ -40,22 +40,22 @@ def _chunked(
 ) -> tuple[DataSummary | str, int]:
     """The same file through the chunked path, each chunk reading only its byte range."""
     files = {"interactions.csv": data, "items.csv": ITEMS.encode()}
-    others = check_other_files(run, lambda name: io.BytesIO(files[name]), cap)
-    head = data[: header_end(data[:65536])]
-    header_found, header = check_header(head, run.interactions, DEFAULT_MAX_PROBLEMS)
-    assert header is not None
-    assert not header_found.problems
-    job = ChunkJob(
-        experiment="t", execution_name="e", file=run.interactions, etag="x", size=len(data),
-        data_start=len(head), header=header, known_items=None, chunk_bytes=chunk_bytes, max_problems=cap,
-    )  # fmt: skip
-    chunks = plan(len(head), len(data), chunk_bytes)
     reads: list[tuple[int, int]] = []
 
     def read(first: int, last: int) -> bytes:
         reads.append((first, last))
         return data[first : last + 1]
 
+    others, data_start, header = check_before_rows(
+        run, lambda name: io.BytesIO(files[name]), read, len(data), cap
+    )
+    assert data_start == header_end(data[:65536])
+    reads.clear()
+    job = ChunkJob(
+        experiment="t", execution_name="e", file=run.interactions, etag="x", size=len(data),
+        data_start=data_start, header=header, known_items=None, chunk_bytes=chunk_bytes, max_problems=cap,
+    )  # fmt: skip
+    chunks = plan(data_start, len(data), chunk_bytes)
     results = [validate_chunk(job, chunk, read, others.known_items) for chunk in chunks]
     assert all(first >= chunk.start - 1 for (first, _), chunk in zip(reads, chunks, strict=True))
     try:
