@@ -272,7 +272,10 @@ def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def markdown(result: dict[str, Any]) -> str:
     """The per-stage table of docs/local-personalize.md: seconds and peak GiB per size."""
     sizes = list(result["sizes"])
-    stages = list(dict.fromkeys(name for size in sizes for name in result["sizes"][size]["sweep"]["stages"]))
+    # In the order of the largest size's run, which has every stage (small files skip the chunks).
+    stages = list(
+        dict.fromkeys(name for size in reversed(sizes) for name in result["sizes"][size]["sweep"]["stages"])
+    )
     gib = 1024**3
     lines = [
         "| stage | " + " | ".join(f"{size} s | {size} GiB" for size in sizes) + " |",
