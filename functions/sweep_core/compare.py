@@ -21,7 +21,7 @@ from sweep_core.keep import cleanup_command
 from sweep_core.personalize import describe_campaign, service_errors
 from sweep_core.report import build_report, execution_summary, render_html, render_markdown, summary
 from sweep_core.report.model import ComparisonInput, LevelError, LevelOutcome, Report
-from sweep_core.s3 import S3Location, exists, open_stream, put_text, read_json, text_lines
+from sweep_core.s3 import MISSING_OR_DENIED, S3Location, exists, open_stream, put_text, read_json, text_lines
 from sweep_core.steps import CompareRequest, CompareResult, LevelRecord, Run
 
 if TYPE_CHECKING:
@@ -195,8 +195,7 @@ def _rows(s3: S3Client, uri: str) -> Iterator[dict[str, str]]:
         body = open_stream(s3, S3Location.parse(uri))
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")
-        # Missing, to a role that may not list the bucket, is AccessDenied.
-        if code not in ("NoSuchKey", "AccessDenied", "404", "403"):
+        if code not in MISSING_OR_DENIED:
             raise
         if code in ("AccessDenied", "403"):
             # S3 answers 403 both for a key that is gone (to a role that may not list the bucket) and for

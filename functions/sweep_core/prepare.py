@@ -31,6 +31,7 @@ from sweep_core.report.model import DatasetFacts
 from sweep_core.run_input import parse_run_config
 from sweep_core.runtime import Settings, logger
 from sweep_core.s3 import (
+    MISSING_OR_DENIED,
     S3Location,
     claim,
     object_size,
@@ -248,10 +249,6 @@ def validate_chunk_object(s3: S3Client, request: ChunkRequest) -> ChunkResult:
     return result
 
 
-# How S3 answers a GetObject of a key that does not exist.
-_MISSING = ("NoSuchKey", "404", "AccessDenied", "403")
-
-
 def finish_validation(s3: S3Client, request: FinishValidationRequest) -> PrepareRunResult:
     """FinishValidation: merge the chunks' results into the run, or fail with the whole file's problems
     at their true lines (the lease is given back by NotifyFailure)."""
@@ -266,8 +263,7 @@ def finish_validation(s3: S3Client, request: FinishValidationRequest) -> Prepare
             try:
                 body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
             except ClientError as error:
-                # A missing object answers 404, or 403 to a role that may not list the bucket.
-                if error.response.get("Error", {}).get("Code") not in _MISSING:
+                if error.response.get("Error", {}).get("Code") not in MISSING_OR_DENIED:
                     raise
                 raise DataUnavailableError(
                     f"chunk {index} of {job.file} was not validated: ValidateChunk did not finish it — see "

@@ -114,6 +114,9 @@ def put_text(s3: S3Client, location: S3Location, text: str, content_type: str) -
 # Conditional writes: 412 when the key exists; 409 when another conditional write to the same key is
 # in flight (S3 user guide, "Conditional writes"), which is worth another try.
 _EXISTS = ("PreconditionFailed", "412")
+# What a GetObject of a key that is not there answers: NoSuchKey (404), or AccessDenied (403) to a role
+# that may not list the bucket — which is also the answer to a role that may not read the key.
+MISSING_OR_DENIED = ("NoSuchKey", "404", "AccessDenied", "403")
 _CONFLICT = ("ConditionalRequestConflict", "409")
 _CLAIM_TRIES = 6
 
