@@ -89,10 +89,8 @@ def validate_in_chunks(
         cores = "in this process" if workers == 1 else f"on {workers} cores"
         say(f"validating {path.name} ({describe_bytes(size, None)}) in {len(chunks)} parts {cores}")
 
-    def results(validated: Iterator[tuple[Chunk, ChunkResult]]) -> Iterator[ChunkResult]:
-        for chunk, result in validated:
-            progress.done(chunk)
-            yield result
+    def results(validated: Iterator[ChunkResult]) -> Iterator[ChunkResult]:
+        yield from validated
         after = os.stat(path)
         if (after.st_size, after.st_mtime_ns) != (size, before.st_mtime_ns):
             raise LocalValidationError(
@@ -102,7 +100,7 @@ def validate_in_chunks(
     known = checked.others.known_items
     if workers == 1:
         part = _Part(path, known)
-        return merge(config, job, checked.others, results((c, part.validate(job, c)) for c in chunks))
+        return merge(config, job, checked.others, results(_one_by_one(part, job, chunks, progress)))
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(
         workers, context, initializer=_start_worker, initargs=(path, known, os.getpid())
@@ -130,9 +128,19 @@ def _stop(pool: ProcessPoolExecutor, futures: list[Future[ChunkResult]]) -> None
         process.terminate()
 
 
+def _one_by_one(
+    part: _Part, job: ChunkJob, chunks: list[Chunk], progress: _Progress
+) -> Iterator[ChunkResult]:
+    """The chunks validated in this process, in order, reporting progress after each."""
+    for chunk in chunks:
+        result = part.validate(job, chunk)
+        progress.done(chunk)
+        yield result
+
+
 def _in_order(
     path: Path, chunks: list[Chunk], futures: list[Future[ChunkResult]], progress: _Progress
-) -> Iterator[tuple[Chunk, ChunkResult]]:
+) -> Iterator[ChunkResult]:
     """The chunks' results in chunk order (as merge needs them), reporting progress as each finishes in
     whatever order; a worker's failure ends it at once, as a LocalValidationError."""
     pending: set[Future[ChunkResult]] = set(futures)
@@ -143,7 +151,7 @@ def _in_order(
             for done in finished:
                 _outcome(path, chunk_of[done], done)
                 progress.done(chunk_of[done])
-        yield chunk_of[future], future.result()
+        yield future.result()
 
 
 def _outcome(path: Path, chunk: Chunk, future: Future[ChunkResult]) -> ChunkResult:
@@ -167,17 +175,13 @@ def _failed(path: Path, chunk: Chunk, error: Exception) -> LocalValidationError:
 
 
 class _Progress:
-    """Tells `say` how many of the file's bytes are validated as chunks finish (each chunk once)."""
+    """Tells `say` how many of the file's bytes are validated as chunks finish."""
 
     def __init__(self, name: str, size: int, data_start: int, say: Callable[[str], None] | None) -> None:
         self._name, self._size, self._say = name, size, say
         self._done = data_start
-        self._seen: set[int] = set()
 
     def done(self, chunk: Chunk) -> None:
-        if chunk.index in self._seen:
-            return
-        self._seen.add(chunk.index)
         self._done += chunk.end - chunk.start
         if self._say:
             self._say(f"validating {self._name}: {describe_bytes(self._done, self._size)}")
