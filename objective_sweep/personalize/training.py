@@ -278,7 +278,7 @@ class Candidates:
             if weight <= 0 or shown == 0:
                 placed[user, :shown] = self.items[user, :shown]
                 continue
-            planned = max(shown, LIST_LENGTH) if count >= LIST_LENGTH else shown
+            planned = _planned(shown, count)
             pool, pool_scores = self.items[user, :count], self.scores[user, :count]
             placed[user, :shown] = _assign(pool, pool_scores, objective, weight, planned)[:shown]
         return placed
@@ -394,9 +394,15 @@ def rank(scores: np.ndarray, objective: np.ndarray, weight: float, length: int) 
     length = min(length, available)
     if weight <= 0 or length == 0:
         return _best(scores, length)
-    planned = max(length, LIST_LENGTH) if available >= LIST_LENGTH else length
+    planned = _planned(length, available)
     pool = _best(scores, min(available, max(CANDIDATE_POOL, 2 * planned)))
     return _assign(pool, scores[pool], objective, weight, planned)[:length]
+
+
+def _planned(length: int, available: int) -> int:
+    """How many positions a list of `length` is planned over: at least LIST_LENGTH when the user has that
+    many candidates, so a shorter list is the prefix of the 25."""
+    return max(length, LIST_LENGTH) if available >= LIST_LENGTH else length
 
 
 def _assign(
